@@ -1,0 +1,161 @@
+//! The crate's [`Error`] type: every failure names the file (and byte offset) it comes from.
+
+use std::path::PathBuf;
+
+/// Shorthand for `Result<T, datasets::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The command that installs every default data source.
+pub const SETUP_COMMAND: &str = "bash scripts/setup-data.sh";
+
+/// Everything that can go wrong while reading data or building a task.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A data file or folder that a source needs is not installed.
+    #[error("{}: {what} not found; run `{SETUP_COMMAND}` to install it", path.display())]
+    MissingData {
+        /// The path that was looked for.
+        path: PathBuf,
+        /// What was expected there (e.g. "Fashion-MNIST").
+        what: String,
+    },
+    /// An operating-system error while reading a file or folder.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The content of a file is truncated or corrupt.
+    ///
+    /// For gzip files `offset` counts bytes of the *decompressed* content.
+    #[error("{}: byte {offset}: {message}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the problem in the (decompressed) content.
+        offset: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// An image file of an image folder could not be decoded.
+    #[error("{}: cannot decode image: {source}", path.display())]
+    Image {
+        /// The image file.
+        path: PathBuf,
+        /// The decoder's error.
+        source: image::ImageError,
+    },
+    /// An image folder is not laid out as one sub-folder of images per class.
+    #[error("{}: {message}", path.display())]
+    BadFolder {
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A font file could not be parsed.
+    #[error("{}: invalid font: {message}", path.display())]
+    BadFont {
+        /// The font file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// The glyph source found fewer than two characters drawn by enough fonts.
+    #[error(
+        "glyph source: only {found} classes are covered by at least {min_fonts} fonts under {dirs:?} \
+         (install fonts with `{SETUP_COMMAND}`, or lower `min_fonts`)"
+    )]
+    TooFewGlyphClasses {
+        /// Classes found.
+        found: usize,
+        /// The `min_fonts` option in force.
+        min_fonts: usize,
+        /// Font folders searched.
+        dirs: Vec<PathBuf>,
+    },
+    /// A task needs at least two classes.
+    #[error("a task needs at least 2 classes, got {0}")]
+    TooFewClasses(usize),
+    /// A class index is not below the number of classes of the source.
+    #[error("class index {index} out of range: the source has {available} classes")]
+    ClassOutOfRange {
+        /// The offending index.
+        index: usize,
+        /// Number of classes of the source.
+        available: usize,
+    },
+    /// A class appears twice in a task.
+    #[error("class index {0} appears more than once in the task")]
+    DuplicateClass(usize),
+    /// `train_per_class` is zero.
+    #[error("train_per_class must be at least 1")]
+    ZeroTrainPerClass,
+    /// `resolution` is zero.
+    #[error("resolution must be at least 1")]
+    ZeroResolution,
+    /// `channels` is neither 1 nor 3.
+    #[error("channels must be 1 or 3, got {0}")]
+    BadChannels(usize),
+    /// A class has fewer images than a task asks for.
+    #[error("class `{class}` has {available} images, the task needs {needed}")]
+    NotEnoughImages {
+        /// Name of the class.
+        class: String,
+        /// Images the task needs from it.
+        needed: usize,
+        /// Images the split can offer.
+        available: usize,
+    },
+    /// A class has too few sample groups (fonts) to hold some out for test.
+    #[error(
+        "class `{class}` has {available} sample groups (fonts), cannot hold out {held_out} for \
+         test and keep one for training"
+    )]
+    NotEnoughGroups {
+        /// Name of the class.
+        class: String,
+        /// Groups asked to be held out.
+        held_out: usize,
+        /// Groups the class has.
+        available: usize,
+    },
+    /// Fewer classes are available than a task's way.
+    #[error("cannot draw {way}-way tasks from {available} classes")]
+    WayTooLarge {
+        /// Classes per task.
+        way: usize,
+        /// Classes available.
+        available: usize,
+    },
+}
+
+impl Error {
+    /// An [`Error::Io`], or [`Error::MissingData`] when the file does not exist.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error, what: &str) -> Self {
+        let path = path.into();
+        if source.kind() == std::io::ErrorKind::NotFound {
+            Error::MissingData {
+                path,
+                what: what.to_string(),
+            }
+        } else {
+            Error::Io { path, source }
+        }
+    }
+
+    /// An [`Error::Corrupt`].
+    pub(crate) fn corrupt(
+        path: impl Into<PathBuf>,
+        offset: u64,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Corrupt {
+            path: path.into(),
+            offset,
+            message: message.into(),
+        }
+    }
+}

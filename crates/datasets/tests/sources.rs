@@ -1,0 +1,273 @@
+//! End-to-end: open every source from the installed data and build tasks from each.
+//!
+//! The data comes from `bash scripts/setup-data.sh`. When it is missing these tests fail with a
+//! message saying so, unless `METANAS_SKIP_DATA_TESTS=1`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use datasets::{
+    open, sample_task_specs, DataPaths, Error, GlyphsSpec, Jitter, Normalization, Script, Source,
+    SourceSpec, Split, Task, TaskSpec,
+};
+
+fn skip() -> bool {
+    std::env::var("METANAS_SKIP_DATA_TESTS").is_ok_and(|v| v == "1")
+}
+
+/// Opens `spec`, failing loudly with the setup command when the data is missing.
+fn open_installed(spec: &SourceSpec) -> Arc<dyn Source> {
+    open(spec, &DataPaths::from_env()).unwrap_or_else(|err| {
+        panic!(
+            "cannot open source `{}`: {err}\n\
+             Install the test data with `bash scripts/setup-data.sh` \
+             (or set METANAS_SKIP_DATA_TESTS=1 to skip data tests).",
+            spec.name()
+        )
+    })
+}
+
+/// Builds a task twice (cached and from a fresh source), after a JSON round trip, and checks all
+/// three agree and look right.
+fn check_task(spec: &TaskSpec, source: &dyn Source) -> Task {
+    let task = Task::from_source(spec, source).unwrap();
+    let json = serde_json::to_string(spec).unwrap();
+    let respec: TaskSpec = serde_json::from_str(&json).unwrap();
+    assert_eq!(&respec, spec);
+    let rebuilt = Task::build(&respec, &DataPaths::from_env()).unwrap();
+    assert_eq!(rebuilt, task, "rebuilding {json} gave a different task");
+    let way = spec.classes.len();
+    assert_eq!(task.way(), way);
+    for (images, per_class) in [
+        (&task.train, spec.train_per_class),
+        (&task.test, spec.test_per_class),
+    ] {
+        assert_eq!(images.len(), way * per_class);
+        assert_eq!(
+            (images.channels, images.height, images.width),
+            (spec.channels, spec.resolution, spec.resolution)
+        );
+        assert_eq!(
+            images.data.len(),
+            images.len() * spec.channels * spec.resolution * spec.resolution
+        );
+        assert!(images.data.iter().all(|v| v.is_finite()));
+        for label in 0..way {
+            assert_eq!(
+                images.labels.iter().filter(|&&l| l == label).count(),
+                per_class
+            );
+        }
+    }
+    if spec.normalization == Normalization::Fixed {
+        assert!(task.train.data.iter().all(|v| (-1.0..=1.0).contains(v)));
+    }
+    // Disjoint splits: no test image equals a train image of its class (up to duplicates in the
+    // data itself, which these sources do not have at these sizes).
+    for i in 0..task.test.len() {
+        let same = (0..task.train.len())
+            .filter(|&j| task.train.labels[j] == task.test.labels[i])
+            .any(|j| task.train.image(j) == task.test.image(i));
+        assert!(!same, "test image {i} repeats a train image");
+    }
+    task
+}
+
+fn check_digit_source(spec: SourceSpec, images: usize, side: usize) {
+    if skip() {
+        return;
+    }
+    let source = open_installed(&spec);
+    assert_eq!(source.num_classes(), 10);
+    let total: usize = (0..10).map(|c| source.num_samples(c)).sum();
+    assert_eq!(total, images, "{}", spec.name());
+    let img = source.image(3, 0).unwrap();
+    assert_eq!((img.height, img.width), (side, side));
+    assert!(img.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
+    assert!(
+        img.pixels.iter().any(|&v| v > 0.5),
+        "a digit has bright pixels"
+    );
+    let spec = TaskSpec::new(spec, vec![7, 2, 9, 0, 4], 5, 10, 16, 11);
+    check_task(&spec, source.as_ref());
+    check_task(
+        &spec
+            .clone()
+            .with_channels(3)
+            .with_normalization(Normalization::PerTask)
+            .with_resolution(32),
+        source.as_ref(),
+    );
+}
+
+#[test]
+fn fashion_mnist_train_and_test() {
+    if skip() {
+        return;
+    }
+    let start = Instant::now();
+    let train = open_installed(&SourceSpec::FashionMnist {
+        split: Split::Train,
+    });
+    let load = start.elapsed();
+    assert_eq!(train.class_names()[9], "Ankle boot");
+    assert!((0..10).all(|c| train.num_samples(c) == 6000));
+    eprintln!("fashion-mnist train: 60000 images loaded in {load:?}");
+    let test = open_installed(&SourceSpec::FashionMnist { split: Split::Test });
+    assert!((0..10).all(|c| test.num_samples(c) == 1000));
+    check_task(
+        &TaskSpec::new(train.spec().clone(), vec![0, 6, 2], 20, 20, 28, 5),
+        train.as_ref(),
+    );
+    check_task(
+        &TaskSpec::new(test.spec().clone(), vec![8, 1], 3, 4, 12, 5),
+        test.as_ref(),
+    );
+}
+
+#[test]
+fn mnist_json() {
+    check_digit_source(SourceSpec::MnistJson, 10_000, 28);
+}
+
+#[test]
+fn mnist_csv() {
+    check_digit_source(SourceSpec::MnistCsv, 5_000, 28);
+}
+
+#[test]
+fn sklearn_digits() {
+    check_digit_source(SourceSpec::Digits, 1_797, 8);
+}
+
+#[test]
+fn image_folder() {
+    let root = std::env::temp_dir().join(format!("datasets-it-{}-folder", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    for (c, class) in ["circle", "square", "stripe"].iter().enumerate() {
+        std::fs::create_dir_all(root.join(class)).unwrap();
+        for k in 0..6u32 {
+            let img = image::RgbImage::from_fn(20 + k, 16, |x, y| {
+                let on = match c {
+                    0 => (x as i32 - 10).pow(2) + (y as i32 - 8).pow(2) < 30 + k as i32,
+                    1 => (4..12 + k).contains(&x) && (4..12).contains(&y),
+                    _ => (x + k) % 4 < 2,
+                };
+                if on {
+                    image::Rgb([255, 200, 100])
+                } else {
+                    image::Rgb([0, 0, 0])
+                }
+            });
+            let ext = if k % 2 == 0 { "png" } else { "jpg" };
+            img.save(root.join(class).join(format!("{k}.{ext}")))
+                .unwrap();
+        }
+    }
+    let spec = SourceSpec::Folder { path: root.clone() };
+    let source = open(&spec, &DataPaths::from_env()).unwrap();
+    assert_eq!(source.class_names(), ["circle", "square", "stripe"]);
+    check_task(
+        &TaskSpec::new(spec, vec![2, 0, 1], 2, 3, 10, 1),
+        source.as_ref(),
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn glyphs_default_scripts() {
+    if skip() {
+        return;
+    }
+    let start = Instant::now();
+    let spec = SourceSpec::glyphs();
+    let source = open_installed(&spec);
+    let opened = start.elapsed();
+    let classes = source.num_classes();
+    eprintln!("glyphs: {classes} classes opened in {opened:?}");
+    for script in Script::defaults() {
+        let chars = script.chars();
+        let n = source
+            .class_names()
+            .iter()
+            .filter(|name| name.chars().next().is_some_and(|c| chars.contains(&c)))
+            .count();
+        eprintln!(
+            "  {:12} {n:4} of {:4} candidates",
+            script.name(),
+            chars.len()
+        );
+    }
+    assert!(
+        classes >= 300,
+        "only {classes} glyph classes; are the fonts of scripts/setup-data.sh installed?"
+    );
+
+    let img = source.image(0, 0).unwrap();
+    assert_eq!((img.width, img.height), (32, 32));
+    let ink: f32 = img.pixels.iter().sum();
+    assert!(ink > 5.0, "glyph `A` renders ink ({ink})");
+
+    let specs = sample_task_specs(&spec, classes, 20, 3, 99).unwrap();
+    let start = Instant::now();
+    let task = Task::from_source(&specs[0].clone().with_shots(50, 50), source.as_ref()).unwrap();
+    let rendered = start.elapsed();
+    eprintln!("glyphs: 20-way task with 100 images/class rendered in {rendered:?}");
+    assert_eq!(task.train.len(), 1000);
+    check_task(&specs[1].clone().with_shots(5, 5), source.as_ref());
+    check_task(
+        &specs[2]
+            .clone()
+            .with_shots(3, 4)
+            .with_test_groups(1)
+            .with_resolution(24),
+        source.as_ref(),
+    );
+    if !cfg!(debug_assertions) {
+        assert!(
+            rendered.as_secs_f32() < 1.0,
+            "glyph rendering took {rendered:?}"
+        );
+    }
+}
+
+#[test]
+fn glyph_options_select_fonts_and_chars() {
+    if skip() {
+        return;
+    }
+    let options = GlyphsSpec {
+        scripts: vec![Script::Custom("AbΩЖ".into())],
+        fonts: vec!["dejavu".into()],
+        exclude_fonts: vec!["mono".into()],
+        min_fonts: 3,
+        canvas: 20,
+        variants_per_font: 4,
+        jitter: Jitter::NONE,
+    };
+    let source = open_installed(&SourceSpec::Glyphs(options));
+    assert_eq!(source.class_names(), ["A", "b", "Ω", "Ж"]);
+    let groups = source.num_groups(0);
+    assert!(groups >= 3);
+    assert_eq!(source.num_samples(0), groups * 4);
+    // Without jitter, the variants of one font render identically; fonts differ.
+    let (first, again) = (
+        source.image(0, 0).unwrap(),
+        source.image(0, groups).unwrap(),
+    );
+    assert_eq!(first, again);
+    assert_eq!(first.width, 20);
+    assert_ne!(first, source.image(0, 1).unwrap());
+}
+
+#[test]
+fn glyphs_with_few_fonts_give_a_clear_error() {
+    let options = GlyphsSpec {
+        min_fonts: 1_000_000,
+        ..GlyphsSpec::default()
+    };
+    match open(&SourceSpec::Glyphs(options), &DataPaths::from_env()) {
+        Err(Error::TooFewGlyphClasses { .. }) => {}
+        other => panic!("expected TooFewGlyphClasses, got {other:?}"),
+    }
+}

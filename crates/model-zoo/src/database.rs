@@ -1,0 +1,419 @@
+//! The database of training runs: records, the resumable and shardable builder, and merging.
+//!
+//! A record is one (task spec, arch, protocol, seed) with its [`RunResult`], stored in a
+//! [`store`](crate::store) file. The builder expands a [`Plan`] into jobs, skips those whose key
+//! is already stored, runs the rest on a few worker threads and appends each result durably as
+//! it finishes. `--shard i/n` keeps the tasks whose plan position is `i` modulo `n`, so `n`
+//! processes or machines fill disjoint parts; [`merge`] joins their stores.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use datasets::{DataPaths, Task, TaskSpec};
+use search_space::Nb201Arch;
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{Job, Plan, PlanError, Role};
+use crate::protocol::Protocol;
+use crate::result::RunResult;
+use crate::store::{read_store, write_store, CorruptLine, StoreError, StoreHeader, StoreWriter};
+
+/// The header of a run store.
+pub fn runs_header() -> StoreHeader {
+    StoreHeader {
+        format: "metanas-runs".into(),
+        version: 1,
+    }
+}
+
+/// One training run in the database.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The plan group it belongs to.
+    pub group: String,
+    /// Meta-training or meta-test.
+    pub role: Role,
+    /// The task, rebuildable with `Task::build`.
+    pub task: TaskSpec,
+    /// The architecture.
+    pub arch: Nb201Arch,
+    /// The training seed.
+    pub seed: u64,
+    /// The protocol it was trained with.
+    pub protocol: Protocol,
+    /// The outcome.
+    pub result: RunResult,
+    /// Content address (SHA-256, hex) of the trained weights, when they were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<String>,
+}
+
+/// Identity of a run: two records with the same key are the same experiment.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RunKey(String);
+
+impl RunKey {
+    /// The key of a run.
+    pub fn new(task: &TaskSpec, arch: &Nb201Arch, protocol: &Protocol, seed: u64) -> Self {
+        // serde_json is deterministic for these types (structs and vectors, no maps).
+        let text = serde_json::to_string(&(task, arch, protocol, seed))
+            .expect("task, arch and protocol serialise");
+        RunKey(text)
+    }
+}
+
+impl RunRecord {
+    /// This record's key.
+    pub fn key(&self) -> RunKey {
+        RunKey::new(&self.task, &self.arch, &self.protocol, self.seed)
+    }
+}
+
+impl Job {
+    /// This job's key.
+    pub fn key(&self) -> RunKey {
+        RunKey::new(&self.task, &self.arch, &self.protocol, self.seed)
+    }
+}
+
+/// Why a build or merge failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// The store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The plan could not be expanded.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// A shard argument is not `i/n` with `i < n`.
+    #[error("bad shard `{0}`: expected i/n with 0 <= i < n")]
+    Shard(String),
+    /// Two stores disagree on the protocol of a group.
+    #[error("incompatible stores: group `{group}` was trained with different protocols")]
+    Incompatible {
+        /// The group.
+        group: String,
+    },
+    /// Weights could not be written.
+    #[error("cannot save weights in {path}: {message}")]
+    Weights {
+        /// Directory.
+        path: PathBuf,
+        /// Cause.
+        message: String,
+    },
+}
+
+/// Part `index` of `count` equal parts of a plan's tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This shard, `0..count`.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole plan.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// Whether this shard owns task `task_index`.
+    pub fn owns(&self, task_index: usize) -> bool {
+        task_index % self.count == self.index
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = DatabaseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || DatabaseError::Shard(s.to_string());
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: usize = i.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// What a training run of one job produced.
+pub struct Trained {
+    /// The result.
+    pub result: RunResult,
+    /// Serialised weights, when asked for.
+    pub weights: Option<Vec<u8>>,
+}
+
+/// Options of [`build`].
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// Which part of the plan to run.
+    pub shard: Shard,
+    /// Worker threads (each trains one network at a time).
+    pub workers: usize,
+    /// Keep each trained network's weights in this directory, named by content hash.
+    pub save_weights: Option<PathBuf>,
+    /// Stop after this many new runs.
+    pub limit: Option<usize>,
+    /// Other stores whose records count as done (e.g. the committed database).
+    pub done: Vec<PathBuf>,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self {
+            shard: Shard::ALL,
+            workers: 1,
+            save_weights: None,
+            limit: None,
+            done: Vec::new(),
+        }
+    }
+}
+
+/// What a build did.
+#[derive(Clone, Debug, Default)]
+pub struct BuildReport {
+    /// Jobs of the plan in this shard.
+    pub planned: usize,
+    /// Jobs already stored before the build.
+    pub skipped: usize,
+    /// Runs trained and stored by this build.
+    pub ran: usize,
+    /// Of those, runs that diverged or failed.
+    pub failed: usize,
+    /// Corrupt lines found in the store (reported, left in place).
+    pub corrupt: Vec<CorruptLine>,
+}
+
+/// Progress events for a front end (progress bar, logs).
+pub trait Progress: Sync {
+    /// Called once with the number of runs to do.
+    fn start(&self, total: usize);
+    /// Called after each stored run.
+    fn done(&self, record: &RunRecord);
+}
+
+impl Progress for () {
+    fn start(&self, _: usize) {}
+    fn done(&self, _: &RunRecord) {}
+}
+
+/// Run the jobs of `plan` (in `options.shard`) that `store` does not hold, appending each result
+/// to `store` as soon as it is known. `train` trains one job; it is called from worker threads.
+pub fn build<F>(
+    plan: &Plan,
+    store: &Path,
+    paths: &DataPaths,
+    options: &BuildOptions,
+    progress: &dyn Progress,
+    train: F,
+) -> Result<BuildReport, DatabaseError>
+where
+    F: Fn(&Job, &Task) -> Result<Trained, String> + Sync,
+{
+    let (mut writer, contents) = StoreWriter::<RunRecord>::open(store, &runs_header())?;
+    let mut done: HashSet<RunKey> = contents.records.iter().map(RunRecord::key).collect();
+    for other in &options.done {
+        if other.exists() {
+            let c = read_store::<RunRecord>(other, &runs_header())?;
+            done.extend(c.records.iter().map(RunRecord::key));
+        }
+    }
+    let jobs: Vec<Job> = plan
+        .jobs(paths)?
+        .into_iter()
+        .filter(|j| options.shard.owns(j.task_index))
+        .collect();
+    let mut report = BuildReport {
+        planned: jobs.len(),
+        corrupt: contents.corrupt,
+        ..Default::default()
+    };
+    let mut todo: Vec<Job> = jobs
+        .into_iter()
+        .filter(|j| !done.contains(&j.key()))
+        .collect();
+    report.skipped = report.planned - todo.len();
+    if let Some(limit) = options.limit {
+        todo.truncate(limit);
+    }
+    progress.start(todo.len());
+    if todo.is_empty() {
+        return Ok(report);
+    }
+    if let Some(dir) = &options.save_weights {
+        std::fs::create_dir_all(dir).map_err(|e| DatabaseError::Weights {
+            path: dir.clone(),
+            message: e.to_string(),
+        })?;
+    }
+
+    // Group jobs by task so each worker builds a task once for all its runs.
+    let mut by_task: Vec<Vec<Job>> = Vec::new();
+    for job in todo {
+        match by_task.last_mut() {
+            Some(last) if last[0].task_index == job.task_index => last.push(job),
+            _ => by_task.push(vec![job]),
+        }
+    }
+    let queue = Arc::new(Mutex::new(by_task.into_iter()));
+    let (tx, rx) = mpsc::channel::<Result<RunRecord, DatabaseError>>();
+    let workers = options.workers.max(1);
+    let save_weights = options.save_weights.clone();
+    std::thread::scope(|scope| -> Result<(), DatabaseError> {
+        for _ in 0..workers {
+            let queue = Arc::clone(&queue);
+            let tx = tx.clone();
+            let train = &train;
+            let save_weights = save_weights.clone();
+            scope.spawn(move || loop {
+                let Some(jobs) = queue.lock().expect("queue lock").next() else {
+                    return;
+                };
+                let task = match Task::build(&jobs[0].task, paths) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        // A task that cannot be built fails all its runs, recorded as failures.
+                        for job in &jobs {
+                            let _ = tx.send(Ok(failed_record(job, &e.to_string())));
+                        }
+                        continue;
+                    }
+                };
+                for job in jobs {
+                    let record = match train(&job, &task) {
+                        Ok(trained) => {
+                            let weights = match (&save_weights, trained.weights) {
+                                (Some(dir), Some(bytes)) => match save_blob(dir, &bytes) {
+                                    Ok(hash) => Some(hash),
+                                    Err(e) => {
+                                        let _ = tx.send(Err(e));
+                                        return;
+                                    }
+                                },
+                                _ => None,
+                            };
+                            Ok(RunRecord {
+                                group: job.group.clone(),
+                                role: job.role,
+                                task: job.task.clone(),
+                                arch: job.arch,
+                                seed: job.seed,
+                                protocol: job.protocol.clone(),
+                                result: trained.result,
+                                weights,
+                            })
+                        }
+                        Err(message) => Ok(failed_record(&job, &message)),
+                    };
+                    if tx.send(record).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for record in rx {
+            let record = record?;
+            writer.append(&record)?;
+            report.ran += 1;
+            if !record.result.is_ok() {
+                report.failed += 1;
+            }
+            progress.done(&record);
+        }
+        Ok(())
+    })?;
+    Ok(report)
+}
+
+fn failed_record(job: &Job, message: &str) -> RunRecord {
+    RunRecord {
+        group: job.group.clone(),
+        role: job.role,
+        task: job.task.clone(),
+        arch: job.arch,
+        seed: job.seed,
+        protocol: job.protocol.clone(),
+        result: RunResult::failed(job.arch, job.seed, message),
+        weights: None,
+    }
+}
+
+/// Write `bytes` to `dir/<sha256>.bin` (atomically, once) and return the hash.
+fn save_blob(dir: &Path, bytes: &[u8]) -> Result<String, DatabaseError> {
+    use sha2::{Digest, Sha256};
+    let hash: String = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let path = dir.join(format!("{hash}.bin"));
+    if !path.exists() {
+        let tmp = dir.join(format!("{hash}.partial"));
+        let err = |e: std::io::Error| DatabaseError::Weights {
+            path: dir.to_path_buf(),
+            message: e.to_string(),
+        };
+        std::fs::write(&tmp, bytes).map_err(err)?;
+        std::fs::rename(&tmp, &path).map_err(err)?;
+    }
+    Ok(hash)
+}
+
+/// Read every record of the stores at `paths`.
+pub fn load(paths: &[PathBuf]) -> Result<Vec<RunRecord>, DatabaseError> {
+    let mut out = Vec::new();
+    for p in paths {
+        out.extend(read_store::<RunRecord>(p, &runs_header())?.records);
+    }
+    Ok(out)
+}
+
+/// What [`merge`] did.
+#[derive(Clone, Debug, Default)]
+pub struct MergeReport {
+    /// Records written.
+    pub records: usize,
+    /// Duplicates dropped (same key; the first one read is kept).
+    pub duplicates: usize,
+    /// Corrupt lines skipped, per input.
+    pub corrupt: Vec<(PathBuf, CorruptLine)>,
+}
+
+/// Merge run stores into `out` (atomically): de-duplicate by key, and refuse stores whose records
+/// of one group were trained under different protocols.
+pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeReport, DatabaseError> {
+    let mut report = MergeReport::default();
+    let mut seen = HashSet::new();
+    let mut protocols: HashMap<String, Protocol> = HashMap::new();
+    let mut records = Vec::new();
+    for input in inputs {
+        let c = read_store::<RunRecord>(input, &runs_header())?;
+        report
+            .corrupt
+            .extend(c.corrupt.into_iter().map(|l| (input.clone(), l)));
+        for r in c.records {
+            match protocols.get(&r.group) {
+                Some(p) if *p != r.protocol => {
+                    return Err(DatabaseError::Incompatible { group: r.group });
+                }
+                Some(_) => {}
+                None => {
+                    protocols.insert(r.group.clone(), r.protocol.clone());
+                }
+            }
+            if seen.insert(r.key()) {
+                records.push(r);
+            } else {
+                report.duplicates += 1;
+            }
+        }
+    }
+    report.records = records.len();
+    write_store(out, &runs_header(), &records)?;
+    Ok(report)
+}

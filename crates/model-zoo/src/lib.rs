@@ -1,0 +1,34 @@
+//! Training NAS-Bench-201 networks on image tasks: the protocol that labels architectures.
+//!
+//! [`train`] takes a cell ([`Nb201Arch`](search_space::Nb201Arch)), a task
+//! ([`datasets::Task`]), a [`Protocol`] and a seed, trains the cell's
+//! [`Nb201Network`](search_space::Nb201Network) with NAS-Bench-201's recipe (SGD, Nesterov
+//! momentum 0.9 without dampening, lr 0.1 with per-step cosine decay, weight decay 5e-4) and
+//! returns a [`RunResult`]: per-epoch metrics, final test accuracy and loss, wall time, the
+//! network's cost, and whether the run diverged.
+//!
+//! ```no_run
+//! use model_zoo::{train_cpu, Protocol};
+//! # fn task() -> datasets::Task { unimplemented!() }
+//! let arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+//!     .parse()
+//!     .unwrap();
+//! let result = train_cpu(arch, &task(), &Protocol::mini(), 0).unwrap();
+//! println!("test accuracy {:?}", result.test_accuracy);
+//! ```
+//!
+//! Files: `protocol.rs` (hyperparameters, checked), `train.rs` (the loop), `result.rs` (the
+//! record), `error.rs` (refusals), `data.rs` (device batches and shuffling).
+
+mod data;
+mod error;
+mod protocol;
+mod result;
+mod train;
+
+pub use error::TrainError;
+pub use protocol::{Protocol, ProtocolError};
+pub use result::{EpochMetrics, RunResult, RunStatus};
+pub use train::train;
+#[cfg(feature = "flex")]
+pub use train::{train_cpu, CpuBackend};

@@ -1,0 +1,268 @@
+//! The training loop.
+
+use std::f64::consts::PI;
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::nn::loss::CrossEntropyLoss;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, Optimizer, SgdConfig};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Int, Tensor};
+use datasets::Task;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use search_space::{cost, Nb201Arch, Nb201Network, Nb201NetworkConfig};
+
+use crate::data::{check_split, shuffle, DeviceImages};
+use crate::error::TrainError;
+use crate::protocol::Protocol;
+use crate::result::{EpochMetrics, RunResult, RunStatus};
+
+/// Trains `arch` on `task` under `protocol` with `seed`, on backend `B` and `device`, and
+/// evaluates it on the task's test split.
+///
+/// The seed fixes the initial weights (see [`search_space::network`]) and the batch order; on
+/// the flex CPU backend the same seed gives the same result bit for bit. Inputs are checked
+/// first ([`TrainError`]); once training starts the run always returns a [`RunResult`], with
+/// [`RunStatus::Diverged`] if the loss stops being finite. A progress bar is drawn on stderr when
+/// it is a terminal.
+pub fn train<B: AutodiffBackend>(
+    arch: Nb201Arch,
+    task: &Task,
+    protocol: &Protocol,
+    seed: u64,
+    device: &B::Device,
+) -> Result<RunResult, TrainError> {
+    let start = Instant::now();
+    protocol.validate()?;
+    let way = task.way();
+    if way == 0 {
+        return Err(TrainError::NoClasses);
+    }
+    let resolution = protocol.resolution;
+    check_split(&task.train, "train", resolution, way, 2)?;
+    check_split(&task.test, "test", resolution, way, 1)?;
+    let channels = task.train.channels;
+    if task.test.channels != channels {
+        return Err(TrainError::ChannelMismatch {
+            train: channels,
+            test: task.test.channels,
+        });
+    }
+
+    let macro_config = protocol.macro_config(channels, way);
+    let model: Nb201Network<B> = Nb201NetworkConfig::new(arch)
+        .with_channels(protocol.channels)
+        .with_cells_per_stage(protocol.cells_per_stage)
+        .with_input_channels(channels)
+        .with_num_classes(way)
+        .with_resolution(resolution)
+        .with_seed(seed)
+        .init(device);
+
+    let train_set = DeviceImages::<B::InnerBackend>::upload(&task.train, device);
+    let test_set = DeviceImages::<B::InnerBackend>::upload(&task.test, device);
+    let (epochs, status) = run_epochs(model, &train_set, &test_set, protocol, seed, device);
+    let (test_accuracy, test_loss) = match (status, epochs.last()) {
+        (RunStatus::Ok, Some(last)) => (last.test_accuracy, last.test_loss),
+        _ => (None, None),
+    };
+    Ok(RunResult {
+        arch,
+        seed,
+        epochs,
+        test_accuracy,
+        test_loss,
+        wall_seconds: start.elapsed().as_secs_f64(),
+        cost: arch.cost(&macro_config),
+        param_count: cost::param_count(&arch, &macro_config),
+        status,
+    })
+}
+
+/// The default CPU backend: flex with autodiff.
+#[cfg(feature = "flex")]
+pub type CpuBackend = burn::backend::Autodiff<burn::backend::Flex>;
+
+/// [`train`] on the default CPU backend ([`CpuBackend`]).
+#[cfg(feature = "flex")]
+pub fn train_cpu(
+    arch: Nb201Arch,
+    task: &Task,
+    protocol: &Protocol,
+    seed: u64,
+) -> Result<RunResult, TrainError> {
+    train::<CpuBackend>(arch, task, protocol, seed, &Default::default())
+}
+
+/// Learning rate of step `step` of `total`: cosine from `lr` towards 0, updated every step.
+fn cosine_lr(lr: f64, step: usize, total: usize) -> f64 {
+    0.5 * lr * (1.0 + (PI * step as f64 / total as f64).cos())
+}
+
+/// Trains for the protocol's epochs; returns the finished epochs' metrics and the status.
+fn run_epochs<B: AutodiffBackend>(
+    mut model: Nb201Network<B>,
+    train_set: &DeviceImages<B::InnerBackend>,
+    test_set: &DeviceImages<B::InnerBackend>,
+    protocol: &Protocol,
+    seed: u64,
+    device: &B::Device,
+) -> (Vec<EpochMetrics>, RunStatus) {
+    let mut optim = SgdConfig::new()
+        .with_momentum(Some(
+            MomentumConfig::new()
+                .with_momentum(protocol.momentum)
+                .with_dampening(0.0)
+                .with_nesterov(true),
+        ))
+        .with_weight_decay(
+            (protocol.weight_decay > 0.0)
+                .then(|| WeightDecayConfig::new(protocol.weight_decay as f32)),
+        )
+        .init::<B, Nb201Network<B>>();
+    let loss_fn = CrossEntropyLoss::new(None, device);
+
+    let n = train_set.len();
+    let batch_size = protocol.batch_size;
+    let steps_per_epoch = protocol.steps_per_epoch(n);
+    let total_steps = steps_per_epoch * protocol.epochs;
+    let progress = progress_bar(total_steps);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut metrics = Vec::with_capacity(protocol.epochs);
+    let mut step = 0;
+
+    for epoch in 0..protocol.epochs {
+        shuffle(&mut order, &mut rng);
+        let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
+        for batch in order.chunks(batch_size).take(steps_per_epoch) {
+            let (images, labels) = train_set.select(batch);
+            let logits = model.forward(Tensor::from_inner(images));
+            let loss = loss_fn.forward(logits.clone(), Tensor::from_inner(labels.clone()));
+            let loss_value: f64 = loss.clone().into_scalar().elem();
+            if !loss_value.is_finite() {
+                progress.finish_and_clear();
+                return (metrics, RunStatus::Diverged { epoch });
+            }
+            loss_sum += loss_value * batch.len() as f64;
+            correct += count_correct(logits.inner(), labels);
+            seen += batch.len();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(cosine_lr(protocol.lr, step, total_steps), model, grads);
+            step += 1;
+            progress.inc(1);
+        }
+
+        let last = epoch + 1 == protocol.epochs;
+        let (test_loss, test_accuracy) = if last || protocol.test_every_epoch {
+            let (loss, accuracy) = evaluate(&model.valid(), train_set, test_set, protocol);
+            if !loss.is_finite() {
+                progress.finish_and_clear();
+                return (metrics, RunStatus::Diverged { epoch });
+            }
+            (Some(loss), Some(accuracy))
+        } else {
+            (None, None)
+        };
+        let epoch_metrics = EpochMetrics {
+            train_loss: loss_sum / seen as f64,
+            train_accuracy: correct as f64 / seen as f64,
+            test_loss,
+            test_accuracy,
+        };
+        progress.set_message(describe(epoch, &epoch_metrics));
+        progress.println(describe(epoch, &epoch_metrics));
+        metrics.push(epoch_metrics);
+    }
+    progress.finish_and_clear();
+    (metrics, RunStatus::Ok)
+}
+
+/// Test loss and accuracy of an inference model, after BN recalibration on the training images
+/// if the protocol asks for it.
+fn evaluate<B: Backend>(
+    model: &Nb201Network<B>,
+    train_set: &DeviceImages<B>,
+    test_set: &DeviceImages<B>,
+    protocol: &Protocol,
+) -> (f64, f64) {
+    let batch_size = protocol.eval_batch_size;
+    if protocol.bn_recalibration {
+        // Batches of one image have no batch statistics: drop a trailing single image.
+        model.recalibrate_bn(
+            train_set
+                .chunks(batch_size)
+                .filter(|(images, _)| images.dims()[0] >= 2)
+                .map(|(images, _)| images),
+        );
+    }
+    let loss_fn = CrossEntropyLoss::new(None, &test_set.labels.device());
+    let (mut loss_sum, mut correct) = (0.0, 0usize);
+    for (images, labels) in test_set.chunks(batch_size) {
+        let len = labels.dims()[0];
+        let logits = model.forward(images);
+        let loss: f64 = loss_fn
+            .forward(logits.clone(), labels.clone())
+            .into_scalar()
+            .elem();
+        loss_sum += loss * len as f64;
+        correct += count_correct(logits, labels);
+    }
+    let n = test_set.len() as f64;
+    (loss_sum / n, correct as f64 / n)
+}
+
+/// Number of rows of `logits` `[batch, classes]` whose arg-max is the label.
+fn count_correct<B: Backend>(logits: Tensor<B, 2>, labels: Tensor<B, 1, Int>) -> usize {
+    let predicted = logits.argmax(1).flatten::<1>(0, 1);
+    let correct: i64 = predicted.equal(labels).int().sum().into_scalar().elem();
+    correct as usize
+}
+
+fn describe(epoch: usize, m: &EpochMetrics) -> String {
+    let mut s = format!(
+        "epoch {:>3}: train loss {:.4} acc {:.4}",
+        epoch + 1,
+        m.train_loss,
+        m.train_accuracy
+    );
+    if let (Some(loss), Some(acc)) = (m.test_loss, m.test_accuracy) {
+        s.push_str(&format!(" | test loss {loss:.4} acc {acc:.4}"));
+    }
+    s
+}
+
+/// A progress bar on stderr if it is a terminal, otherwise a hidden one.
+fn progress_bar(steps: usize) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(steps as u64);
+    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} steps {elapsed} {msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_starts_at_lr_and_decays_to_zero() {
+        assert_eq!(cosine_lr(0.1, 0, 100), 0.1);
+        assert!((cosine_lr(0.1, 50, 100) - 0.05).abs() < 1e-12);
+        assert!(cosine_lr(0.1, 99, 100) < 1e-4);
+        let mut last = f64::INFINITY;
+        for step in 0..100 {
+            let lr = cosine_lr(0.1, step, 100);
+            assert!(lr <= last);
+            last = lr;
+        }
+    }
+}

