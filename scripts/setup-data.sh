@@ -20,6 +20,9 @@ say() { printf '[setup-data] %s\n' "$*"; }
 
 # --- Debian packages ----------------------------------------------------------------------
 APT_PACKAGES=(dataset-fashion-mnist fonts-noto-core fonts-dejavu-core fonts-freefont-ttf)
+# Tools the npm and PyPI steps need, when this machine lacks them.
+if ! command -v npm >/dev/null 2>&1; then APT_PACKAGES+=(npm); fi
+if ! python3 -m pip --version >/dev/null 2>&1; then APT_PACKAGES+=(python3-pip); fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -76,6 +76,12 @@ pub enum Error {
         /// Font folders searched.
         dirs: Vec<PathBuf>,
     },
+    /// The glyph canvas is too small to draw on.
+    #[error("glyph canvas must be at least 4 pixels, got {0}")]
+    GlyphCanvasTooSmall(usize),
+    /// The glyph source was asked for zero variants per font.
+    #[error("glyph variants_per_font must be at least 1")]
+    ZeroGlyphVariants,
     /// A task needs at least two classes.
     #[error("a task needs at least 2 classes, got {0}")]
     TooFewClasses(usize),

@@ -204,6 +204,24 @@ mod tests {
         std::fs::remove_dir_all(root).unwrap();
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+        #[test]
+        fn corrupt_image_files_are_errors(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256), png in proptest::prelude::any::<bool>()) {
+            let root = temp_dir("folder-fuzz");
+            for class in ["a", "b"] {
+                std::fs::create_dir(root.join(class)).unwrap();
+                write_png(&root.join(class).join("ok.png"), 1);
+            }
+            let mut content = if png { b"\x89PNG\r\n\x1a\n".to_vec() } else { vec![0xFF, 0xD8, 0xFF] };
+            content.extend(bytes);
+            std::fs::write(root.join("b/fuzz.png"), content).unwrap();
+            let result = FolderSource::open(&root);
+            std::fs::remove_dir_all(root).unwrap();
+            proptest::prop_assert!(result.is_err());
+        }
+    }
+
     #[test]
     fn empty_class_folder_is_an_error() {
         let root = temp_dir("folder-empty-class");

@@ -31,6 +31,11 @@ impl LoadedFont {
             path: path.to_path_buf(),
             source: e,
         })?;
+        Self::from_bytes(bytes, path)
+    }
+
+    /// Parses a font file's content; `path` names the font and labels errors.
+    pub fn from_bytes(bytes: Vec<u8>, path: &Path) -> Result<Self> {
         let font = FontVec::try_from_vec(bytes).map_err(|e| Error::BadFont {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -98,6 +103,33 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn arbitrary_font_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok(font) = LoadedFont::from_bytes(bytes, Path::new("x.ttf")) {
+                for c in ['A', 'ж', '\u{0}'] {
+                    let _ = font.drawable_glyph(c);
+                }
+            }
+        }
+
+        #[test]
+        fn corrupted_real_font_never_panics(at in any::<usize>(), value in any::<u8>()) {
+            let path = Path::new("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf");
+            if let Ok(mut bytes) = std::fs::read(path) {
+                // Corrupt the table directory and the first tables, where parsing starts.
+                let at = at % bytes.len().min(4096);
+                bytes[at] = value;
+                if let Ok(font) = LoadedFont::from_bytes(bytes, path) {
+                    for c in ['A', 'g', '€'] {
+                        let _ = font.drawable_glyph(c);
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn missing_dirs_give_no_fonts() {

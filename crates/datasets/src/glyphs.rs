@@ -33,11 +33,11 @@ pub struct GlyphsSpec {
     pub fonts: Vec<String>,
     /// Drop fonts whose file name contains one of these (case-insensitive).
     pub exclude_fonts: Vec<String>,
-    /// A character is a class only if at least this many fonts draw it.
+    /// A character is a class only if at least this many fonts draw it (0 counts as 1).
     pub min_fonts: usize,
-    /// Side of the rendered square image, in pixels.
+    /// Side of the rendered square image, in pixels (at least 4).
     pub canvas: usize,
-    /// Distinct jittered renderings per (character, font) pair.
+    /// Distinct jittered renderings per (character, font) pair (at least 1).
     pub variants_per_font: usize,
     /// Random affine jitter applied to each rendering.
     pub jitter: Jitter,
@@ -116,8 +116,15 @@ impl GlyphSource {
     /// Discovers fonts under `font_dirs` and keeps the characters drawn by at least
     /// `options.min_fonts` of them.
     ///
-    /// Errors: an unreadable font folder or file, or fewer than 2 classes.
+    /// Errors: a canvas under 4 pixels, zero variants, an unreadable font folder or file, or
+    /// fewer than 2 classes.
     pub fn open(options: &GlyphsSpec, font_dirs: &[PathBuf]) -> Result<Self> {
+        if options.canvas < 4 {
+            return Err(Error::GlyphCanvasTooSmall(options.canvas));
+        }
+        if options.variants_per_font == 0 {
+            return Err(Error::ZeroGlyphVariants);
+        }
         let mut candidates = Vec::new();
         for script in &options.scripts {
             for c in script.chars() {
@@ -210,7 +217,7 @@ impl GlyphSource {
         &self.font_dirs
     }
 
-    /// Renders `c` from `font` with the jitter of `seed`.
+    /// Renders glyph `id` of `font` on a `canvas`-pixel square, with the jitter drawn from `seed`.
     fn render(&self, font: &LoadedFont, id: GlyphId, seed: u64) -> GrayImage {
         let canvas = self.options.canvas;
         let side = canvas as f32;
@@ -381,4 +388,65 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn degenerate_options_have_their_own_errors() {
+        let tiny = GlyphsSpec {
+            canvas: 3,
+            ..GlyphsSpec::default()
+        };
+        assert!(matches!(
+            GlyphSource::open(&tiny, &[]),
+            Err(Error::GlyphCanvasTooSmall(3))
+        ));
+        let none = GlyphsSpec {
+            variants_per_font: 0,
+            ..GlyphsSpec::default()
+        };
+        assert!(matches!(
+            GlyphSource::open(&none, &[]),
+            Err(Error::ZeroGlyphVariants)
+        ));
+    }
+
+    #[test]
+    fn no_fonts_is_a_clear_error() {
+        let err = GlyphSource::open(&GlyphsSpec::default(), &["/nonexistent".into()]).unwrap_err();
+        assert!(
+            matches!(err, Error::TooFewGlyphClasses { found: 0, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("scripts/setup-data.sh"), "{err}");
+    }
+
+    #[test]
+    fn fitting_keeps_curves_inside_the_canvas() {
+        let mut curves = vec![OutlineCurve::Line(point(-10.0, 5.0), point(50.0, 40.0))];
+        fit_into_canvas(&mut curves, 32.0);
+        let OutlineCurve::Line(a, b) = curves[0] else {
+            unreachable!()
+        };
+        for p in [a, b] {
+            assert!(
+                (MARGIN - 1e-4..=32.0 - MARGIN + 1e-4).contains(&p.x),
+                "{p:?}"
+            );
+            assert!(
+                (MARGIN - 1e-4..=32.0 - MARGIN + 1e-4).contains(&p.y),
+                "{p:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn seeds_hash_stably() {
+        // Changing these would change every glyph image: keep them fixed.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(mix(0), 0xe220_a839_7b1d_cdaf);
+    }
 }

@@ -20,6 +20,8 @@
 //! # Ok::<(), datasets::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod csv_mnist;
 pub mod digits;
 pub mod error;
