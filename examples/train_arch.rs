@@ -213,6 +213,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                     epoch + 1,
                     result.wall_seconds
                 ),
+                RunStatus::Failed => println!("  result: failed"),
             }
         }
         if let Some(acc) = result.test_accuracy {

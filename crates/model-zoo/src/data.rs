@@ -154,7 +154,11 @@ mod tests {
         ));
         assert!(matches!(
             check_split(&images(4, 1, 8), "train", 8, 1, 2),
-            Err(TrainError::Label { label: 1, way: 1, .. })
+            Err(TrainError::Label {
+                label: 1,
+                way: 1,
+                ..
+            })
         ));
     }
 }

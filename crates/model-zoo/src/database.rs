@@ -3,8 +3,8 @@
 //! A record is one (task spec, arch, protocol, seed) with its [`RunResult`], stored in a
 //! [`store`](crate::store) file. The builder expands a [`Plan`] into jobs, skips those whose key
 //! is already stored, runs the rest on a few worker threads and appends each result durably as
-//! it finishes. `--shard i/n` keeps the tasks whose plan position is `i` modulo `n`, so `n`
-//! processes or machines fill disjoint parts; [`merge`] joins their stores.
+//! it finishes. `--shard i/n` keeps the (task, arch) pairs whose plan position is `i` modulo
+//! `n`, so `n` processes or machines fill disjoint parts; [`merge`] joins their stores.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plan::{Job, Plan, PlanError, Role};
 use crate::protocol::Protocol;
-use crate::result::RunResult;
+use crate::result::{RunResult, RunStatus};
 use crate::store::{read_store, write_store, CorruptLine, StoreError, StoreHeader, StoreWriter};
 
 /// The header of a run store.
@@ -48,6 +48,9 @@ pub struct RunRecord {
     /// Content address (SHA-256, hex) of the trained weights, when they were kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<String>,
+    /// Why the run failed, for [`RunStatus::Failed`](crate::RunStatus::Failed) records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Identity of a run: two records with the same key are the same experiment.
@@ -106,7 +109,7 @@ pub enum DatabaseError {
     },
 }
 
-/// Part `index` of `count` equal parts of a plan's tasks.
+/// Part `index` of `count` equal parts of a plan's (task, arch) pairs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shard {
     /// This shard, `0..count`.
@@ -119,9 +122,9 @@ impl Shard {
     /// The whole plan.
     pub const ALL: Shard = Shard { index: 0, count: 1 };
 
-    /// Whether this shard owns task `task_index`.
-    pub fn owns(&self, task_index: usize) -> bool {
-        task_index % self.count == self.index
+    /// Whether this shard owns (task, arch) pair number `unit`.
+    pub fn owns(&self, unit: usize) -> bool {
+        unit % self.count == self.index
     }
 }
 
@@ -216,17 +219,25 @@ where
     F: Fn(&Job, &Task) -> Result<Trained, String> + Sync,
 {
     let (mut writer, contents) = StoreWriter::<RunRecord>::open(store, &runs_header())?;
-    let mut done: HashSet<RunKey> = contents.records.iter().map(RunRecord::key).collect();
+    // A run counts as done unless it failed for a reason outside training (e.g. its task could
+    // not be built): those are retried. Diverged runs are results and stay done.
+    let finished = |r: &&RunRecord| r.result.status != RunStatus::Failed;
+    let mut done: HashSet<RunKey> = contents
+        .records
+        .iter()
+        .filter(finished)
+        .map(RunRecord::key)
+        .collect();
     for other in &options.done {
         if other.exists() {
             let c = read_store::<RunRecord>(other, &runs_header())?;
-            done.extend(c.records.iter().map(RunRecord::key));
+            done.extend(c.records.iter().filter(finished).map(RunRecord::key));
         }
     }
     let jobs: Vec<Job> = plan
         .jobs(paths)?
         .into_iter()
-        .filter(|j| options.shard.owns(j.task_index))
+        .filter(|j| options.shard.owns(j.unit))
         .collect();
     let mut report = BuildReport {
         planned: jobs.len(),
@@ -252,11 +263,15 @@ where
         })?;
     }
 
-    // Group jobs by task so each worker builds a task once for all its runs.
+    // Queue runs in chunks of one task, so a worker builds the task once per chunk, and a big
+    // task (a meta-test dataset with thousands of runs) still spreads over all workers.
+    const CHUNK: usize = 16;
     let mut by_task: Vec<Vec<Job>> = Vec::new();
     for job in todo {
         match by_task.last_mut() {
-            Some(last) if last[0].task_index == job.task_index => last.push(job),
+            Some(last) if last[0].task_index == job.task_index && last.len() < CHUNK => {
+                last.push(job)
+            }
             _ => by_task.push(vec![job]),
         }
     }
@@ -306,6 +321,7 @@ where
                                 protocol: job.protocol.clone(),
                                 result: trained.result,
                                 weights,
+                                error: None,
                             })
                         }
                         Err(message) => Ok(failed_record(&job, &message)),
@@ -339,8 +355,9 @@ fn failed_record(job: &Job, message: &str) -> RunRecord {
         arch: job.arch,
         seed: job.seed,
         protocol: job.protocol.clone(),
-        result: RunResult::failed(job.arch, job.seed, message),
+        result: RunResult::failed(job.arch, job.seed),
         weights: None,
+        error: Some(message.to_string()),
     }
 }
 

@@ -20,6 +20,12 @@
 //! Files: `protocol.rs` (hyperparameters, checked), `train.rs` (the loop), `result.rs` (the
 //! record), `error.rs` (refusals), `data.rs` (device batches and shuffling).
 
+pub mod database;
+pub mod plan;
+pub mod presets;
+pub mod stats;
+pub mod store;
+
 mod data;
 mod error;
 mod protocol;

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use datasets::{open_cached, sample_task_specs_among, DataPaths, SourceSpec, TaskSpec};
-use rand::seq::SliceRandom;
+use rand::seq::IndexedRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use search_space::Nb201Arch;
@@ -47,6 +47,10 @@ pub struct PlanGroup {
     pub good_archs: usize,
     /// Training seeds per (task, arch); each seed is one record.
     pub seeds: usize,
+    /// Draw uniform archs only among cells whose output depends on the input (for protocol
+    /// studies; databases keep the degenerate cells, which score chance).
+    #[serde(default)]
+    pub connected_only: bool,
     /// Font groups held out for the test split (glyph sources only; see `TaskSpec::test_groups`).
     #[serde(default)]
     pub test_groups: usize,
@@ -74,8 +78,11 @@ pub struct Job {
     pub group: String,
     /// Role of the group.
     pub role: Role,
-    /// Position of the task in the plan (tasks are numbered across groups); shards split tasks.
+    /// Position of the task in the plan (tasks are numbered across groups).
     pub task_index: usize,
+    /// Position of the (task, arch) pair in the plan; shards split these, so every seed of a
+    /// pair lands in the same shard.
+    pub unit: usize,
     /// The task.
     pub task: TaskSpec,
     /// The architecture.
@@ -121,6 +128,7 @@ impl Plan {
         let mut names = BTreeSet::new();
         let mut jobs = Vec::new();
         let mut task_index = 0;
+        let mut unit = 0;
         for g in &self.groups {
             let invalid = |message: String| PlanError::Invalid {
                 group: g.name.clone(),
@@ -162,12 +170,14 @@ impl Plan {
                             group: g.name.clone(),
                             role: g.role,
                             task_index,
+                            unit,
                             task: spec.clone(),
                             arch,
                             seed: s as u64,
                             protocol: g.protocol.clone(),
                         });
                     }
+                    unit += 1;
                 }
                 task_index += 1;
             }
@@ -192,6 +202,9 @@ impl Plan {
         let mut uniform = 0;
         while uniform < g.uniform_archs && ids.len() < classes.len() {
             let arch = *classes.choose(rng).expect("6,466 classes");
+            if g.connected_only && !arch.is_connected() {
+                continue;
+            }
             if ids.insert(arch.canonical_id()) {
                 chosen.push(arch);
                 uniform += 1;
@@ -220,6 +233,7 @@ mod tests {
                 uniform_archs: 5,
                 good_archs: 1,
                 seeds: 2,
+                connected_only: false,
                 test_groups: 0,
                 protocol: Protocol::mini(),
             }],

@@ -218,15 +218,27 @@ mod tests {
 
     #[test]
     fn resolution_must_be_a_multiple_of_four() {
-        assert_eq!(with(|p| p.resolution = 0), Err(ProtocolError::Resolution(0)));
-        assert_eq!(with(|p| p.resolution = 14), Err(ProtocolError::Resolution(14)));
+        assert_eq!(
+            with(|p| p.resolution = 0),
+            Err(ProtocolError::Resolution(0))
+        );
+        assert_eq!(
+            with(|p| p.resolution = 14),
+            Err(ProtocolError::Resolution(14))
+        );
         assert_eq!(with(|p| p.resolution = 8), Ok(()));
     }
 
     #[test]
     fn image_counts_cannot_be_zero() {
-        assert_eq!(with(|p| p.train_per_class = 0), Err(ProtocolError::ZeroTrainPerClass));
-        assert_eq!(with(|p| p.test_per_class = 0), Err(ProtocolError::ZeroTestPerClass));
+        assert_eq!(
+            with(|p| p.train_per_class = 0),
+            Err(ProtocolError::ZeroTrainPerClass)
+        );
+        assert_eq!(
+            with(|p| p.test_per_class = 0),
+            Err(ProtocolError::ZeroTestPerClass)
+        );
     }
 
     #[test]
@@ -237,32 +249,50 @@ mod tests {
     #[test]
     fn batch_sizes_must_allow_batch_norm() {
         assert_eq!(with(|p| p.batch_size = 1), Err(ProtocolError::BatchSize(1)));
-        assert_eq!(with(|p| p.eval_batch_size = 0), Err(ProtocolError::ZeroEvalBatchSize));
+        assert_eq!(
+            with(|p| p.eval_batch_size = 0),
+            Err(ProtocolError::ZeroEvalBatchSize)
+        );
     }
 
     #[test]
     fn learning_rate_must_be_positive_and_finite() {
         assert_eq!(with(|p| p.lr = 0.0), Err(ProtocolError::LearningRate(0.0)));
-        assert!(matches!(with(|p| p.lr = f64::NAN), Err(ProtocolError::LearningRate(_))));
+        assert!(matches!(
+            with(|p| p.lr = f64::NAN),
+            Err(ProtocolError::LearningRate(_))
+        ));
         // A huge but finite rate is a valid (if divergent) protocol.
         assert_eq!(with(|p| p.lr = 1e6), Ok(()));
     }
 
     #[test]
     fn momentum_must_be_in_unit_interval() {
-        assert_eq!(with(|p| p.momentum = 1.0), Err(ProtocolError::Momentum(1.0)));
-        assert_eq!(with(|p| p.momentum = -0.1), Err(ProtocolError::Momentum(-0.1)));
+        assert_eq!(
+            with(|p| p.momentum = 1.0),
+            Err(ProtocolError::Momentum(1.0))
+        );
+        assert_eq!(
+            with(|p| p.momentum = -0.1),
+            Err(ProtocolError::Momentum(-0.1))
+        );
         assert_eq!(with(|p| p.momentum = 0.0), Ok(()));
     }
 
     #[test]
     fn weight_decay_cannot_be_negative() {
-        assert_eq!(with(|p| p.weight_decay = -1.0), Err(ProtocolError::WeightDecay(-1.0)));
+        assert_eq!(
+            with(|p| p.weight_decay = -1.0),
+            Err(ProtocolError::WeightDecay(-1.0))
+        );
     }
 
     #[test]
     fn seeds_per_record_cannot_be_zero() {
-        assert_eq!(with(|p| p.seeds_per_record = 0), Err(ProtocolError::ZeroSeeds));
+        assert_eq!(
+            with(|p| p.seeds_per_record = 0),
+            Err(ProtocolError::ZeroSeeds)
+        );
     }
 
     #[test]

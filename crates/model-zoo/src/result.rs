@@ -15,6 +15,9 @@ pub enum RunStatus {
         /// The epoch in which the loss stopped being finite.
         epoch: usize,
     },
+    /// The run could not be trained at all (e.g. its task could not be built); the database
+    /// record says why.
+    Failed,
 }
 
 /// Metrics of one epoch. Training metrics are averages over the epoch's batches as they were
@@ -55,6 +58,24 @@ pub struct RunResult {
 }
 
 impl RunResult {
+    /// The record of a run that could not be trained.
+    pub fn failed(arch: Nb201Arch, seed: u64) -> Self {
+        Self {
+            arch,
+            seed,
+            epochs: Vec::new(),
+            test_accuracy: None,
+            test_loss: None,
+            wall_seconds: 0.0,
+            cost: Cost {
+                params: 0.0,
+                flops: 0.0,
+            },
+            param_count: 0,
+            status: RunStatus::Failed,
+        }
+    }
+
     /// Whether the run finished without diverging.
     pub fn is_ok(&self) -> bool {
         self.status == RunStatus::Ok

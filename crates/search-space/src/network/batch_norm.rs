@@ -160,11 +160,7 @@ impl<B: Backend> BatchNorm2d<B> {
 fn batch_statistics<B: Backend>(input: Tensor<B, 4>) -> (Tensor<B, 1>, Tensor<B, 1>) {
     let [batch, channels, height, width] = input.dims();
     let flat = input.reshape([batch, channels, height * width]);
-    let mean = flat
-        .clone()
-        .mean_dim(2)
-        .mean_dim(0)
-        .reshape([channels]);
+    let mean = flat.clone().mean_dim(2).mean_dim(0).reshape([channels]);
     let mean_sq = flat.square().mean_dim(2).mean_dim(0).reshape([channels]);
     let var = (mean_sq - mean.clone().square()).clamp_min(0.0);
     (mean, var)

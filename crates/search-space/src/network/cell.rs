@@ -70,8 +70,12 @@ impl<B: Backend> Nb201Cell<B> {
         // nothing. A conv edge from a zero node is *not* zero (its batch norm outputs β), so it
         // runs on real zeros, as in the reference implementation.
         let mut nodes: [Option<Tensor<B, 4>>; 4] = [Some(input), None, None, None];
+        let useful = self.useful_nodes();
         for (i, (edge, &(to, from))) in self.edges.iter().zip(EDGES.iter()).enumerate() {
             let Some(op) = edge else { continue };
+            if !useful[to] {
+                continue;
+            }
             let source = match (&nodes[from], op) {
                 (Some(x), _) => x.clone(),
                 (None, EdgeOp::Conv1x1(_) | EdgeOp::Conv3x3(_)) => Tensor::zeros(dims, &device),
@@ -89,5 +93,20 @@ impl<B: Backend> Nb201Cell<B> {
             Some(out) => out,
             None => input.expect("node 0 is the input").zeros_like(),
         }
+    }
+
+    /// Which nodes can reach the output through live edges. The others cannot change the
+    /// output or any gradient, so their edges are skipped (the reference implementation
+    /// computes them and throws them away).
+    fn useful_nodes(&self) -> [bool; 4] {
+        let mut useful = [false, false, false, true];
+        // EDGES lists edges by target node, so reversed it visits a node's out-edges before
+        // the node itself is needed.
+        for (edge, &(to, from)) in self.edges.iter().zip(EDGES.iter()).rev() {
+            if edge.is_some() && useful[to] {
+                useful[from] = true;
+            }
+        }
+        useful
     }
 }

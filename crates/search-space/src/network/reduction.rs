@@ -8,7 +8,7 @@ use burn::tensor::{backend::Backend, Tensor};
 
 use super::batch_norm::BnMode;
 use super::init::{mix, uniform_param};
-use super::ops::{ReluConvBn, ReluConvBnConfig};
+use super::ops::{pointwise_conv, ReluConvBn, ReluConvBnConfig};
 
 /// Configuration of a [`ResidualBlock`].
 #[derive(Config, Debug)]
@@ -71,9 +71,10 @@ impl<B: Backend> ResidualBlock<B> {
             height % 2 == 0 && width % 2 == 0,
             "ResidualBlock: input {height}×{width} must have even sides"
         );
-        let residual = self
-            .shortcut
-            .forward(avg_pool2d(input.clone(), [2, 2], [2, 2], [0, 0], true, false));
+        let residual = pointwise_conv(
+            avg_pool2d(input.clone(), [2, 2], [2, 2], [0, 0], true, false),
+            self.shortcut.weight.val(),
+        );
         let out = self.conv_b.forward(self.conv_a.forward(input, mode), mode);
         out + residual
     }

@@ -4,6 +4,8 @@ use std::collections::BTreeSet;
 
 use burn::backend::{Autodiff, Flex};
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
+use burn::nn::conv::Conv2dConfig;
+use burn::tensor::module::avg_pool2d;
 use burn::tensor::{Distribution, Tensor, Tolerance};
 
 use super::*;
@@ -87,6 +89,16 @@ fn every_arch_has_the_official_parameter_count() {
 }
 
 #[test]
+#[ignore = "materialises ~1.2e10 weights: minutes; run with --release -- --ignored"]
+fn every_arch_num_params_materialised() {
+    let m = MacroConfig::nb201_cifar10();
+    for arch in Nb201Arch::all() {
+        let net = config(arch, &m).init::<B>(&device());
+        assert_eq!(net.num_params(), param_count(&arch, &m), "{arch}");
+    }
+}
+
+#[test]
 fn num_params_matches_for_every_op_mix() {
     // Every (n3x3, n1x1) combination, each with its other edges spread over the other ops, plus
     // a spread of official indices: materialised `num_params` equals the cost model.
@@ -115,7 +127,10 @@ fn anchor_reference_counts() {
     assert_eq!(count(Nb201Arch::new([Op::NorConv3x3; 6])), 1_531_546);
     assert_eq!(count(arch(BEST)), 1_288_506);
     let c100 = MacroConfig::nb201_cifar100();
-    assert_eq!(config(arch(BEST), &c100).init::<B>(&device()).num_params(), 1_294_356);
+    assert_eq!(
+        config(arch(BEST), &c100).init::<B>(&device()).num_params(),
+        1_294_356
+    );
 }
 
 #[test]
@@ -146,7 +161,11 @@ fn forward_shapes_for_every_op() {
     for op in Op::ALL {
         for a in [Nb201Arch::new([op; 6]), arch(BEST)] {
             let net = config(a, &m).init::<B>(&device());
-            for mode in [BnMode::Train, BnMode::Eval, BnMode::Recalibrate { batch: 0 }] {
+            for mode in [
+                BnMode::Train,
+                BnMode::Eval,
+                BnMode::Recalibrate { batch: 0 },
+            ] {
                 let y = net.forward_mode(x.clone(), mode);
                 assert_eq!(y.dims(), [2, 3]);
                 let values = y.into_data().to_vec::<f32>().unwrap();
@@ -171,8 +190,14 @@ fn invalid_configs_are_reported() {
         c.clone().with_resolution(30).validate(),
         Err(NetworkConfigError::Resolution(30))
     );
-    assert_eq!(c.clone().with_channels(0).validate(), Err(NetworkConfigError::ZeroChannels));
-    assert_eq!(c.clone().with_num_classes(0).validate(), Err(NetworkConfigError::ZeroClasses));
+    assert_eq!(
+        c.clone().with_channels(0).validate(),
+        Err(NetworkConfigError::ZeroChannels)
+    );
+    assert_eq!(
+        c.clone().with_num_classes(0).validate(),
+        Err(NetworkConfigError::ZeroClasses)
+    );
     assert_eq!(
         c.with_input_channels(0).validate(),
         Err(NetworkConfigError::ZeroInputChannels)
@@ -205,14 +230,42 @@ fn initial_weights_depend_only_on_seed_and_position() {
         _ => unreachable!(),
     };
     assert_eq!(first_conv(&a), first_conv(&b));
-    assert_eq!(a.stem_conv.weight.val().into_data(), b.stem_conv.weight.val().into_data());
+    assert_eq!(
+        a.stem_conv.weight.val().into_data(),
+        b.stem_conv.weight.val().into_data()
+    );
 }
 
 #[test]
 fn avg_pool_does_not_count_padding() {
     let x = Tensor::<B, 4>::ones([1, 2, 4, 4], &device());
     let y = AvgPool3x3 {}.forward(x.clone());
-    y.into_data().assert_approx_eq::<f32>(&x.into_data(), Tolerance::default());
+    y.into_data()
+        .assert_approx_eq::<f32>(&x.into_data(), Tolerance::default());
+}
+
+#[test]
+fn matrix_avg_pool_matches_burn_avg_pool() {
+    // Both the Kronecker (≤ 64 pixels) and the separable path, square or not.
+    for [h, w] in [[1, 1], [4, 4], [8, 8], [5, 7], [16, 16], [12, 20]] {
+        let x = Tensor::<B, 4>::random([3, 2, h, w], Distribution::Normal(0.0, 1.0), &device());
+        let expected = avg_pool2d(x.clone(), [3, 3], [1, 1], [1, 1], false, false);
+        AvgPool3x3 {}
+            .forward(x)
+            .into_data()
+            .assert_approx_eq::<f32>(&expected.into_data(), Tolerance::rel_abs(1e-5, 1e-5));
+    }
+}
+
+#[test]
+fn pointwise_conv_matches_conv2d() {
+    let conv = Conv2dConfig::new([3, 5], [1, 1])
+        .with_bias(false)
+        .init::<B>(&device());
+    let x = Tensor::<B, 4>::random([4, 3, 6, 6], Distribution::Normal(0.0, 1.0), &device());
+    super::ops::pointwise_conv(x.clone(), conv.weight.val())
+        .into_data()
+        .assert_approx_eq::<f32>(&conv.forward(x).into_data(), Tolerance::rel_abs(1e-5, 1e-5));
 }
 
 #[test]
@@ -244,11 +297,17 @@ fn recalibration_and_records_keep_running_statistics() {
     // A training step moves the running mean of the stem BN away from 0.
     let _ = net.forward(x.clone());
     let after_train = net.stem_bn.running_mean.value().into_data();
-    assert_ne!(after_train, Tensor::<AD, 1>::zeros([4], &device()).into_data());
+    assert_ne!(
+        after_train,
+        Tensor::<AD, 1>::zeros([4], &device()).into_data()
+    );
 
     // `valid` copies the statistics; recalibrating the copy leaves the training model alone.
     let inference = net.valid();
-    assert_eq!(inference.stem_bn.running_mean.value().into_data(), after_train);
+    assert_eq!(
+        inference.stem_bn.running_mean.value().into_data(),
+        after_train
+    );
     let batches = vec![x.clone().inner(), x.clone().inner()];
     assert_eq!(inference.recalibrate_bn(batches), 2);
     assert_eq!(net.stem_bn.running_mean.value().into_data(), after_train);
@@ -258,9 +317,32 @@ fn recalibration_and_records_keep_running_statistics() {
     // Records carry the buffers.
     let fresh = config(arch(BEST), &m).init::<B>(&device());
     let loaded = fresh.load_record(inference.clone().into_record());
-    assert_eq!(loaded.stem_bn.running_mean.value().into_data(), recalibrated);
+    assert_eq!(
+        loaded.stem_bn.running_mean.value().into_data(),
+        recalibrated
+    );
     let y1 = loaded.forward(x.clone().inner());
     let y2 = inference.forward(x.inner());
     y1.into_data()
         .assert_approx_eq::<f32>(&y2.into_data(), Tolerance::default());
+}
+
+#[test]
+fn edges_that_cannot_reach_the_output_change_nothing() {
+    // Node 2 feeds nothing (3←2 is none), so edges into node 2 are dead; with per-position
+    // initialisation the same network without them must compute the same function.
+    let m = tiny();
+    let x = Tensor::<B, 4>::random([2, 1, 8, 8], Distribution::Normal(0.0, 1.0), &device());
+    let with_dead = arch(
+        "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",
+    );
+    let without = arch("|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|nor_conv_3x3~1|none~2|");
+    let run = |a: Nb201Arch| {
+        config(a, &m)
+            .with_seed(3)
+            .init::<B>(&device())
+            .forward_mode(x.clone(), BnMode::Train)
+            .into_data()
+    };
+    run(with_dead).assert_approx_eq::<f32>(&run(without), Tolerance::default());
 }

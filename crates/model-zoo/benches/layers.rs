@@ -1,0 +1,118 @@
+//! Our layers against the Burn layers they replace, forward + backward on the flex CPU backend,
+//! at the shapes of the mini protocol's first stage (batch 64, C = 8, 16×16); plus one training
+//! step of the mini network. Compare each `ours` line with the `burn` line beside it.
+//!
+//! `cargo bench -p model-zoo --bench layers`
+
+use burn::backend::{Autodiff, Flex};
+use burn::module::Module;
+use burn::nn::conv::Conv2dConfig;
+use burn::nn::{BatchNormConfig, PaddingConfig2d};
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, Optimizer, SgdConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::module::avg_pool2d;
+use burn::tensor::{Distribution, Int, Tensor};
+use criterion::{criterion_group, criterion_main, Criterion};
+use search_space::network::{AvgPool3x3, BatchNorm2dConfig, BnMode, ReluConvBnConfig};
+use search_space::{Nb201Arch, Nb201NetworkConfig};
+
+type B = Autodiff<Flex>;
+
+const SHAPE: [usize; 4] = [64, 8, 16, 16];
+
+/// Forward, then backward of `Σ output · r` (a dense upstream gradient, as inside a network).
+fn fwd_bwd(x: &Tensor<B, 4>, r: &Tensor<B, 4>, f: impl Fn(Tensor<B, 4>) -> Tensor<B, 4>) {
+    let y = f(x.clone().require_grad());
+    let _ = (y * r.clone()).sum().backward();
+}
+
+fn layers(c: &mut Criterion) {
+    let device = Default::default();
+    let x = Tensor::<B, 4>::random(SHAPE, Distribution::Normal(0.5, 2.0), &device);
+    let r = Tensor::<B, 4>::random(SHAPE, Distribution::Normal(0.0, 1.0), &device);
+    let channels = SHAPE[1];
+
+    let mut group = c.benchmark_group("batch_norm");
+    let theirs = BatchNormConfig::new(channels).init::<B>(&device);
+    let ours = BatchNorm2dConfig::new(channels).init::<B>(&device);
+    group.bench_function("burn", |b| {
+        b.iter(|| fwd_bwd(&x, &r, |x| theirs.forward(x)))
+    });
+    group.bench_function("ours", |b| {
+        b.iter(|| fwd_bwd(&x, &r, |x| ours.forward_mode(x, BnMode::Train)))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("avg_pool_3x3");
+    group.bench_function("burn", |b| {
+        b.iter(|| {
+            fwd_bwd(&x, &r, |x| {
+                avg_pool2d(x, [3, 3], [1, 1], [1, 1], false, false)
+            })
+        })
+    });
+    group.bench_function("ours", |b| {
+        b.iter(|| fwd_bwd(&x, &r, |x| AvgPool3x3 {}.forward(x)))
+    });
+    group.finish();
+
+    // NAS-Bench-201's nor_conv ops built from Burn's layers, against ours.
+    for k in [1, 3] {
+        let mut group = c.benchmark_group(format!("relu_conv{k}x{k}_bn"));
+        let conv = Conv2dConfig::new([channels, channels], [k, k])
+            .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
+            .with_bias(false)
+            .init::<B>(&device);
+        let bn = BatchNormConfig::new(channels).init::<B>(&device);
+        let op = ReluConvBnConfig::new(channels, channels, k).init::<B>(&device);
+        group.bench_function("burn", |b| {
+            b.iter(|| fwd_bwd(&x, &r, |x| bn.forward(conv.forward(relu(x)))))
+        });
+        group.bench_function("ours", |b| {
+            b.iter(|| fwd_bwd(&x, &r, |x| op.forward(x, BnMode::Train)))
+        });
+        group.finish();
+    }
+}
+
+fn train_step(c: &mut Criterion) {
+    let device = Default::default();
+    let mut group = c.benchmark_group("mini_train_step");
+    let images = Tensor::<B, 4>::random([64, 1, 16, 16], Distribution::Normal(0.0, 1.0), &device);
+    let labels = Tensor::<B, 1, Int>::from_data([0i64; 64], &device);
+    for (name, arch) in [
+        ("nb201_c10_best", "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"),
+        ("pool_conv1x1_skip", "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|"),
+    ] {
+        let arch: Nb201Arch = arch.parse().expect("valid arch");
+        let mut model = Nb201NetworkConfig::new(arch)
+            .with_channels(8)
+            .with_cells_per_stage(1)
+            .with_input_channels(1)
+            .with_num_classes(5)
+            .with_resolution(16)
+            .init::<B>(&device);
+        let mut optim = SgdConfig::new()
+            .with_momentum(Some(MomentumConfig::new().with_dampening(0.0).with_nesterov(true)))
+            .init::<B, _>();
+        let loss = burn::nn::loss::CrossEntropyLoss::new(None, &device);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let logits = model.forward(images.clone());
+                let l = loss.forward(logits, labels.clone());
+                let grads = GradientsParams::from_grads(l.backward(), &model);
+                model = optim.step(0.01, model.clone(), grads);
+            })
+        });
+        let _ = model.num_params();
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3));
+    targets = layers, train_step
+}
+criterion_main!(benches);
