@@ -48,7 +48,7 @@ pub struct RunRecord {
     /// Content address (SHA-256, hex) of the trained weights, when they were kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<String>,
-    /// Why the run failed, for [`RunStatus::Failed`](crate::RunStatus::Failed) records.
+    /// Why the run failed, for [`crate::RunStatus::Failed`] records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }

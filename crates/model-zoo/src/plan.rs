@@ -155,8 +155,8 @@ impl Plan {
                 g.classes.clone()
             };
             let seed = mix(self.seed, &g.name);
-            let specs = sample_task_specs_among(&g.source, &pool, g.way, g.tasks, seed)
-                .map_err(data)?;
+            let specs =
+                sample_task_specs_among(&g.source, &pool, g.way, g.tasks, seed).map_err(data)?;
             let mut rng = ChaCha8Rng::seed_from_u64(seed.rotate_left(17));
             for spec in specs {
                 let spec = spec
@@ -261,6 +261,9 @@ mod tests {
     fn too_many_good_archs_is_an_error() {
         let mut p = plan();
         p.groups[0].good_archs = 2;
-        assert!(matches!(p.jobs(&DataPaths::default()), Err(PlanError::Invalid { .. })));
+        assert!(matches!(
+            p.jobs(&DataPaths::default()),
+            Err(PlanError::Invalid { .. })
+        ));
     }
 }

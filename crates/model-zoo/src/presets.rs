@@ -131,12 +131,10 @@ pub fn study_plan() -> Plan {
 /// r ≈ 1.2 on MNIST 10-way needs 6 seeds, given 9 (SNR ≈ 3.7) because r from 24 archs × 3 seeds
 /// is uncertain; digits gets MNIST's 9; r ≈ 1.4 on 20-way glyphs needs 5, given 6 (SNR ≈ 3.5).
 pub fn database_plan(good: Vec<Nb201Arch>) -> Plan {
-    let train = |name, source, way, tasks| {
-        group(name, Role::MetaTrain, source, way, tasks, (12, 3), 1)
-    };
-    let test = |name, source, way, seeds| {
-        group(name, Role::MetaTest, source, way, 1, (150, 10), seeds)
-    };
+    let train =
+        |name, source, way, tasks| group(name, Role::MetaTrain, source, way, tasks, (12, 3), 1);
+    let test =
+        |name, source, way, seeds| group(name, Role::MetaTest, source, way, 1, (150, 10), seeds);
     Plan {
         name: "metanas-nb201-v1".into(),
         seed: 20261122,
@@ -165,7 +163,12 @@ pub fn database_plan(good: Vec<Nb201Arch>) -> Plan {
             },
             PlanGroup {
                 protocol: glyph_protocol(),
-                ..test("test/glyphs-georgian", meta_test_glyphs(Script::Georgian), 20, 6)
+                ..test(
+                    "test/glyphs-georgian",
+                    meta_test_glyphs(Script::Georgian),
+                    20,
+                    6,
+                )
             },
         ],
     }

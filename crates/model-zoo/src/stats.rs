@@ -152,7 +152,11 @@ pub fn task_signal(runs: &[&RunRecord]) -> Option<TaskSignal> {
         } else {
             f64::INFINITY
         },
-        snr: if noise > 0.0 { signal / noise } else { f64::INFINITY },
+        snr: if noise > 0.0 {
+            signal / noise
+        } else {
+            f64::INFINITY
+        },
         median_seconds: seconds[seconds.len() / 2],
         per_arch,
     })

@@ -45,7 +45,9 @@ pub enum StoreError {
         message: String,
     },
     /// The header names another format or version than the reader expects.
-    #[error("{path}: store holds `{found_format}` v{found_version}, expected `{format}` v{version}")]
+    #[error(
+        "{path}: store holds `{found_format}` v{found_version}, expected `{format}` v{version}"
+    )]
     Incompatible {
         /// The store file.
         path: PathBuf,
@@ -306,7 +308,10 @@ mod tests {
         };
         assert!(matches!(
             read_store::<Rec>(&path, &other),
-            Err(StoreError::Incompatible { found_version: 1, .. })
+            Err(StoreError::Incompatible {
+                found_version: 1,
+                ..
+            })
         ));
         std::fs::write(&path, "not json\n").unwrap();
         assert!(matches!(

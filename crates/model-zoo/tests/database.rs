@@ -94,7 +94,10 @@ fn killed_builder_resumes_with_nothing_lost() {
         child.wait().unwrap();
         let c = read_store::<RunRecord>(&store, &runs_header()).unwrap();
         assert!(c.corrupt.is_empty(), "round {round}: {:?}", c.corrupt);
-        assert!(c.records.len() >= stored, "round {round}: records were lost");
+        assert!(
+            c.records.len() >= stored,
+            "round {round}: records were lost"
+        );
         stored = c.records.len();
     }
     // Resume to the end.
@@ -155,14 +158,21 @@ fn a_record_reruns_to_the_same_accuracy() {
     let store = dir.join("runs.jsonl");
     let plan = tiny_plan(1, 1);
     let paths = DataPaths::from_env();
-    database::build(&plan, &store, &paths, &Default::default(), &(), |job, task| {
-        train_cpu(job.arch, task, &job.protocol, job.seed)
-            .map(|result| database::Trained {
-                result,
-                weights: None,
-            })
-            .map_err(|e| e.to_string())
-    })
+    database::build(
+        &plan,
+        &store,
+        &paths,
+        &Default::default(),
+        &(),
+        |job, task| {
+            train_cpu(job.arch, task, &job.protocol, job.seed)
+                .map(|result| database::Trained {
+                    result,
+                    weights: None,
+                })
+                .map_err(|e| e.to_string())
+        },
+    )
     .unwrap();
     for record in database::load(&[store]).unwrap() {
         let task = Task::build(&record.task, &paths).unwrap();

@@ -116,7 +116,11 @@ fn order() -> &'static Order {
                     .fold(0u16, |acc, b| acc * 5 + u16::from(b - b'0'))
             })
             .collect();
-        assert_eq!(index_to_code.len(), NB201_SIZE, "corrupt built-in order table");
+        assert_eq!(
+            index_to_code.len(),
+            NB201_SIZE,
+            "corrupt built-in order table"
+        );
         let mut code_to_index = vec![u16::MAX; NB201_SIZE];
         for (index, &code) in index_to_code.iter().enumerate() {
             code_to_index[code as usize] = index as u16;
@@ -254,10 +258,12 @@ impl FromStr for Nb201Arch {
             }
             let mut pos = offset + 1;
             for (from, edge) in edges.iter().enumerate() {
-                let (name, input) = edge.split_once('~').ok_or_else(|| ParseArchError::BadEdge {
-                    position: pos,
-                    token: edge.to_string(),
-                })?;
+                let (name, input) =
+                    edge.split_once('~')
+                        .ok_or_else(|| ParseArchError::BadEdge {
+                            position: pos,
+                            token: edge.to_string(),
+                        })?;
                 ops[k] = name.parse().map_err(|_| ParseArchError::UnknownOp {
                     position: pos,
                     token: name.to_string(),

@@ -306,20 +306,45 @@ mod tests {
         let arch = Nb201Arch::from_index(1).unwrap();
         let m = b.get(&arch, Dataset::Cifar100).unwrap();
         assert_eq!(m.test_accuracy, 70.29);
-        assert_eq!(b.get(&arch, Dataset::Cifar10Valid).unwrap().valid_accuracy, Some(90.77));
-        assert!(b.get(&Nb201Arch::from_index(2).unwrap(), Dataset::Cifar10).is_none());
+        assert_eq!(
+            b.get(&arch, Dataset::Cifar10Valid).unwrap().valid_accuracy,
+            Some(90.77)
+        );
+        assert!(b
+            .get(&Nb201Arch::from_index(2).unwrap(), Dataset::Cifar10)
+            .is_none());
     }
 
     #[test]
     fn malformed_rows_name_their_line() {
         let bad_num = ROW1.replace("93.66", "nan?");
         let err = Nb201Benchmark::from_reader(table(&[ROW1, &bad_num]).as_bytes()).unwrap_err();
-        assert!(matches!(err, BenchmarkError::Number { line: 3, column: "c10_test", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                BenchmarkError::Number {
+                    line: 3,
+                    column: "c10_test",
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let err = Nb201Benchmark::from_reader(table(&[ROW1, ROW1]).as_bytes()).unwrap_err();
-        assert!(matches!(err, BenchmarkError::Duplicate { line: 3, index: 1 }));
+        assert!(matches!(
+            err,
+            BenchmarkError::Duplicate { line: 3, index: 1 }
+        ));
         let wrong_index = ROW1.replacen("1,", "2,", 1);
         let err = Nb201Benchmark::from_reader(table(&[&wrong_index]).as_bytes()).unwrap_err();
-        assert!(matches!(err, BenchmarkError::IndexMismatch { line: 2, expected: 1, .. }));
+        assert!(matches!(
+            err,
+            BenchmarkError::IndexMismatch {
+                line: 2,
+                expected: 1,
+                ..
+            }
+        ));
         let err = Nb201Benchmark::from_reader(table(&["1,2,3"]).as_bytes()).unwrap_err();
         assert!(matches!(err, BenchmarkError::Csv { line: 2, .. }));
         let err = Nb201Benchmark::from_reader("a,b\n".as_bytes()).unwrap_err();

@@ -129,10 +129,17 @@ impl Nb201Arch {
         }
         for v in 0..NUM_VERTICES {
             let n = NodeIndex::new(v);
-            if v != 0 && g.neighbors_directed(n, Direction::Incoming).next().is_none() {
+            if v != 0
+                && g.neighbors_directed(n, Direction::Incoming)
+                    .next()
+                    .is_none()
+            {
                 return Err(GraphError::NoInput(v));
             }
-            if v != NUM_VERTICES - 1 && g.neighbors_directed(n, Direction::Outgoing).next().is_none()
+            if v != NUM_VERTICES - 1
+                && g.neighbors_directed(n, Direction::Outgoing)
+                    .next()
+                    .is_none()
             {
                 return Err(GraphError::NoOutput(v));
             }
@@ -194,7 +201,7 @@ mod tests {
         let mut g = arch.to_graph();
         let e = g.find_edge(NodeIndex::new(6), NodeIndex::new(7)).unwrap();
         g.remove_edge(e);
-        assert_eq!(Nb201Arch::from_graph(&g), Err(GraphError::NoInput(7)));
+        assert_eq!(Nb201Arch::from_graph(&g), Err(GraphError::NoOutput(6)));
         let mut g = arch.to_graph();
         g.add_node(3);
         assert_eq!(Nb201Arch::from_graph(&g), Err(GraphError::VertexCount(9)));
@@ -202,9 +209,10 @@ mod tests {
 
     #[test]
     fn dot_draws_live_edges() {
-        let arch: Nb201Arch = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"
-            .parse()
-            .unwrap();
+        let arch: Nb201Arch =
+            "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|avg_pool_3x3~2|"
+                .parse()
+                .unwrap();
         let dot = arch.to_dot();
         assert!(dot.contains("0 -> 1 [label=\"nor_conv_3x3\"]"));
         assert!(dot.contains("1 -> 2 [label=\"skip_connect\"]"));

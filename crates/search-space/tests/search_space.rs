@@ -17,7 +17,10 @@ fn table_path() -> Option<PathBuf> {
     std::env::var_os("NB201_TABLE")
         .map(PathBuf::from)
         .into_iter()
-        .chain([workspace.join("..").join(rel), PathBuf::from("/work").join(rel)])
+        .chain([
+            workspace.join("..").join(rel),
+            PathBuf::from("/work").join(rel),
+        ])
         .find(|p| p.is_file())
 }
 
@@ -36,7 +39,11 @@ fn benchmark() -> Nb201Benchmark {
 #[test]
 fn groundtruth_every_row_agrees() {
     let bench = benchmark();
-    assert_eq!(bench.len(), NB201_SIZE, "the table must hold every architecture");
+    assert_eq!(
+        bench.len(),
+        NB201_SIZE,
+        "the table must hold every architecture"
+    );
     let configs = [
         (Dataset::Cifar10, MacroConfig::nb201_cifar10()),
         (Dataset::Cifar100, MacroConfig::nb201_cifar100()),
@@ -46,7 +53,11 @@ fn groundtruth_every_row_agrees() {
     for (index, arch) in Nb201Arch::all().enumerate() {
         let record = bench.record(&arch).expect("row present");
         assert_eq!(record.arch.index(), index);
-        assert_eq!(unique_str(&arch), record.unique_str, "unique_str of row {index}");
+        assert_eq!(
+            unique_str(&arch),
+            record.unique_str,
+            "unique_str of row {index}"
+        );
         class_min.entry(record.unique_str.as_str()).or_insert(index);
         for (dataset, config) in &configs {
             let ours = arch.cost(config);
@@ -79,7 +90,11 @@ fn groundtruth_optima() {
         bench
             .records()
             .into_iter()
-            .max_by(|a, b| a.metrics(d).test_accuracy.total_cmp(&b.metrics(d).test_accuracy))
+            .max_by(|a, b| {
+                a.metrics(d)
+                    .test_accuracy
+                    .total_cmp(&b.metrics(d).test_accuracy)
+            })
             .unwrap()
             .arch
             .index()

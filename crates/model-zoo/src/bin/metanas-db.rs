@@ -25,7 +25,10 @@ use model_zoo::stats::{spearman, task_signal};
 use search_space::benchmark::{Dataset, Nb201Benchmark};
 
 #[derive(Parser)]
-#[command(name = "metanas-db", about = "Build and inspect the metanas database of training runs")]
+#[command(
+    name = "metanas-db",
+    about = "Build and inspect the metanas database of training runs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -155,7 +158,8 @@ fn run(cli: Cli) -> Result<(), String> {
             ] {
                 let path = out.join(file);
                 let text = serde_json::to_string_pretty(&plan).expect("plans serialise");
-                std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+                std::fs::write(&path, text + "\n")
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
                 let jobs = plan.jobs(&paths).map_err(|e| e.to_string())?;
                 println!("wrote {} ({} runs)", path.display(), jobs.len());
             }
@@ -192,20 +196,26 @@ fn run(cli: Cli) -> Result<(), String> {
                 limit,
                 done,
             };
-            let report = database::build(&plan, &store, &paths, &options, &progress, |job, task| {
-                model_zoo::train_cpu(job.arch, task, &job.protocol, job.seed)
-                    .map(|result| Trained {
-                        result,
-                        weights: None,
-                    })
-                    .map_err(|e| e.to_string())
-            })
-            .map_err(|e| e.to_string())?;
+            let report =
+                database::build(&plan, &store, &paths, &options, &progress, |job, task| {
+                    model_zoo::train_cpu(job.arch, task, &job.protocol, job.seed)
+                        .map(|result| Trained {
+                            result,
+                            weights: None,
+                        })
+                        .map_err(|e| e.to_string())
+                })
+                .map_err(|e| e.to_string())?;
             if let Some(bar) = &progress.bar {
                 bar.finish();
             }
             for c in &report.corrupt {
-                eprintln!("warning: {}: line {}: {}", store.display(), c.line, c.message);
+                eprintln!(
+                    "warning: {}: line {}: {}",
+                    store.display(),
+                    c.line,
+                    c.message
+                );
             }
             println!(
                 "planned {} runs in shard {}/{}: {} already stored, {} trained now ({} failed)",
@@ -216,7 +226,12 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Merge { out, inputs } => {
             let r = database::merge(&inputs, &out).map_err(|e| e.to_string())?;
             for (p, c) in &r.corrupt {
-                eprintln!("warning: {}: line {} skipped: {}", p.display(), c.line, c.message);
+                eprintln!(
+                    "warning: {}: line {} skipped: {}",
+                    p.display(),
+                    c.line,
+                    c.message
+                );
             }
             println!(
                 "wrote {} records to {} ({} duplicates dropped)",
