@@ -32,7 +32,7 @@
 mod batch_norm;
 mod buffer;
 mod cell;
-mod init;
+pub mod init;
 mod model;
 mod ops;
 mod reduction;

@@ -4,67 +4,17 @@
 //! different on every backend. Here each parameter tensor gets its own stream, derived from the
 //! module's seed and the parameter's role by [`mix`], and its values are generated on the host
 //! with SplitMix64: the same config gives the same weights on every backend and thread.
-//! (The same scheme as `search_space::network`'s, which keeps its helpers private.)
+//! The seed mixing and uniform streams are `search_space::network::init`'s, shared.
 //!
 //! The distributions are PyTorch's, as the reference code gets them: `nn.Linear` and `nn.Conv2d`
 //! draw weight and bias from `U(-1/√fan_in, 1/√fan_in)`; PMA seeds and ISAB inducing points use
 //! `xavier_uniform_`.
 
-use burn::module::{Param, ParamId};
 use burn::nn::conv::Conv2d;
 use burn::nn::Linear;
-use burn::tensor::{backend::Backend, Tensor, TensorData};
+use burn::tensor::backend::Backend;
 
-/// Derives a child seed from `seed` and a `tag` (a position or a role), so that sibling
-/// parameters get unrelated streams.
-pub(crate) fn mix(seed: u64, tag: u64) -> u64 {
-    splitmix_finalize(seed ^ splitmix_finalize(tag.wrapping_add(0x632B_E59B_D9B4_E019)))
-}
-
-/// The SplitMix64 output function.
-fn splitmix_finalize(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// `n` values drawn uniformly from `[-bound, bound)` by the SplitMix64 stream seeded with `seed`.
-pub(crate) fn uniform_values(n: usize, bound: f32, seed: u64) -> Vec<f32> {
-    let mut state = seed;
-    (0..n)
-        .map(|_| {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            // 24 random bits: exactly representable in f32, uniform on [0, 1).
-            let unit = (splitmix_finalize(state) >> 40) as f32 * (1.0 / (1u64 << 24) as f32);
-            (2.0 * unit - 1.0) * bound
-        })
-        .collect()
-}
-
-/// A lazy parameter of `shape` drawn uniformly from `[-bound, bound)` with its own stream.
-pub(crate) fn uniform_param<B: Backend, const D: usize>(
-    shape: [usize; D],
-    bound: f32,
-    seed: u64,
-    device: &B::Device,
-) -> Param<Tensor<B, D>> {
-    Param::uninitialized(
-        ParamId::new(),
-        move |device, require_grad| {
-            let n = shape.iter().product();
-            let data = TensorData::new(uniform_values(n, bound, seed), shape);
-            let tensor = Tensor::<B, D>::from_data(data, device);
-            if require_grad {
-                tensor.require_grad()
-            } else {
-                tensor
-            }
-        },
-        device.clone(),
-        true,
-        shape.into(),
-    )
-}
+pub(crate) use search_space::network::init::{mix, uniform_param};
 
 /// Xavier-uniform bound of a PyTorch tensor of `shape` (`fan_in = shape[1]·receptive`,
 /// `fan_out = shape[0]·receptive`, receptive = product of the remaining dims).
@@ -108,6 +58,7 @@ pub(crate) fn seed_conv<B: Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use search_space::network::init::uniform_values;
 
     #[test]
     fn uniform_values_are_deterministic_and_in_range() {

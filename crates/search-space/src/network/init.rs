@@ -14,7 +14,7 @@ use burn::tensor::{backend::Backend, Tensor, TensorData};
 
 /// Derives a child seed from `seed` and a `tag` (a position or a role), so that sibling
 /// parameters get unrelated streams.
-pub(crate) fn mix(seed: u64, tag: u64) -> u64 {
+pub fn mix(seed: u64, tag: u64) -> u64 {
     splitmix_finalize(seed ^ splitmix_finalize(tag.wrapping_add(0x632B_E59B_D9B4_E019)))
 }
 
@@ -26,7 +26,7 @@ fn splitmix_finalize(mut z: u64) -> u64 {
 }
 
 /// `n` values drawn uniformly from `[-bound, bound)` by the SplitMix64 stream seeded with `seed`.
-pub(crate) fn uniform_values(n: usize, bound: f32, seed: u64) -> Vec<f32> {
+pub fn uniform_values(n: usize, bound: f32, seed: u64) -> Vec<f32> {
     let mut state = seed;
     (0..n)
         .map(|_| {
@@ -41,7 +41,7 @@ pub(crate) fn uniform_values(n: usize, bound: f32, seed: u64) -> Vec<f32> {
 /// A lazy parameter of `shape` drawn uniformly from `[-bound, bound)` with its own stream
 /// `seed`. With `bound = 1/√fan_in` this is PyTorch's default for convolutions and linear layers
 /// (Kaiming-uniform with `a = √5`), which NAS-Bench-201 uses.
-pub(crate) fn uniform_param<B: Backend, const D: usize>(
+pub fn uniform_param<B: Backend, const D: usize>(
     shape: [usize; D],
     bound: f32,
     seed: u64,
