@@ -248,6 +248,10 @@ where
         .into_iter()
         .filter(|j| !done.contains(&j.key()))
         .collect();
+    // Build order: seed-major, and within a seed the meta-test groups first. Every prefix of a
+    // build is then a usable database: one ground-truth ranking per meta-test dataset early,
+    // the whole meta-training set next, and extra meta-test seeds (noise reduction) last.
+    todo.sort_by_key(|j| (j.seed, j.role != Role::MetaTest, j.unit));
     report.skipped = report.planned - todo.len();
     if let Some(limit) = options.limit {
         todo.truncate(limit);

@@ -32,11 +32,7 @@ pub(crate) fn linear<B: Backend>(
     seed: u64,
     device: &B::Device,
 ) -> Linear<B> {
-    let bound = 1.0 / (d_input as f32).sqrt();
-    Linear {
-        weight: uniform_param([d_input, d_output], bound, mix(seed, 0), device),
-        bias: Some(uniform_param([d_output], bound, mix(seed, 1), device)),
-    }
+    search_space::network::init::linear(d_input, d_output, true, seed, device)
 }
 
 /// Re-draws the weight and bias of `conv` with PyTorch's default initialisation, seeded.

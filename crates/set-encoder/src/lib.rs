@@ -30,7 +30,7 @@ pub mod pma;
 pub mod sab;
 pub mod set_pool;
 
-pub use batch::SetBatch;
+pub use batch::{draw_per_class, SetBatch};
 pub use cnn_extractor::{record_bytes, CnnExtractor};
 pub use encoder::{SetEncoder, SetEncoderConfig};
 pub use error::{Result, SetEncoderError};

@@ -87,6 +87,23 @@ pub(crate) fn constant_param<B: Backend, const D: usize>(
     )
 }
 
+/// A Burn linear layer `d_input → d_output` with PyTorch's default initialisation
+/// (`U(-1/√d_input, 1/√d_input)` for weight and bias), seeded: weight stream `mix(seed, 0)`,
+/// bias stream `mix(seed, 1)`.
+pub fn linear<B: Backend>(
+    d_input: usize,
+    d_output: usize,
+    bias: bool,
+    seed: u64,
+    device: &B::Device,
+) -> burn::nn::Linear<B> {
+    let bound = 1.0 / (d_input as f32).sqrt();
+    burn::nn::Linear {
+        weight: uniform_param([d_input, d_output], bound, mix(seed, 0), device),
+        bias: bias.then(|| uniform_param([d_output], bound, mix(seed, 1), device)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
