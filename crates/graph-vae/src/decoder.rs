@@ -3,7 +3,7 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::Linear;
-use burn::tensor::activation::{log_softmax, relu, sigmoid, softmax, softplus, tanh};
+use burn::tensor::activation::{log_softmax, relu, sigmoid, softmax, tanh};
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 use rand::Rng;
 use search_space::network::init::{linear, mix};
@@ -223,8 +223,7 @@ impl<B: Backend> GraphDecoder<B> {
                 .edge_logits(Tensor::cat(vec![sources, candidates], 2))
                 .reshape([v, b]);
             let target = edges.transpose(); // [v, b]
-                                            // BCE with logits: softplus(x) − y·x.
-            edge_bce = edge_bce + (softplus(logits.clone(), 1.0) - target * logits).sum();
+            edge_bce = edge_bce + bce_with_logits(logits, target).sum();
 
             messages.push(self.message.forward(last.clone(), v));
             states.push(last);
@@ -344,6 +343,15 @@ impl<B: Backend> GraphDecoder<B> {
             .map(|(t, e)| TypedGraph::new(t, e))
             .collect())
     }
+}
+
+/// Binary cross-entropy of `σ(x)` against `y`, computed stably for logits of any size:
+/// `max(x, 0) − x·y + ln(1 + e^{−|x|})`.
+pub fn bce_with_logits<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+    y: Tensor<B, D>,
+) -> Tensor<B, D> {
+    relu(x.clone()) - x.clone() * y + (x.abs().neg().exp() + 1.0).log()
 }
 
 fn argmax(p: &[f32]) -> usize {

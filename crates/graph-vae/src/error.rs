@@ -61,6 +61,12 @@ pub enum GraphVaeError {
     /// A training set that cannot be trained on.
     #[error("training data: {0}")]
     Data(String),
+    /// The loss became NaN or infinite; the last checkpoint (if any) is the last good state.
+    #[error("training diverged in epoch {epoch} (non-finite loss)")]
+    Diverged {
+        /// The epoch.
+        epoch: usize,
+    },
     /// The set encoder rejected its input.
     #[error(transparent)]
     SetEncoder(#[from] set_encoder::SetEncoderError),

@@ -34,7 +34,8 @@ pub struct TrainConfig {
     pub learning_rate: f64,
     /// Weight of the KL term (MetaD2A: 0.005).
     pub beta: f64,
-    /// Scale of the reparameterisation noise (D-VAE: 1; MetaD2A's generator: 0.01).
+    /// Scale of the reparameterisation noise `z = μ + scale·ε·σ` (D-VAE's and MetaD2A's code
+    /// both use 0.01).
     pub noise_scale: f32,
     /// Seed of shuffling and noise.
     pub seed: u64,
@@ -49,7 +50,7 @@ impl Default for TrainConfig {
             batch_size: 64,
             learning_rate: 1e-3,
             beta: 0.005,
-            noise_scale: 1.0,
+            noise_scale: 0.01,
             seed: 0,
             checkpoint_dir: None,
         }
@@ -154,6 +155,9 @@ where
                 .convert::<f32>()
                 .to_vec::<f32>()
                 .unwrap_or_default();
+            if !p.iter().all(|v| v.is_finite()) {
+                return Err(GraphVaeError::Diverged { epoch });
+            }
             if let [a, b, c, d] = p[..] {
                 sum += a as f64;
                 types += b as f64;

@@ -1,0 +1,92 @@
+//! Scoring many architectures for one task in one call, with the graph latents cached.
+
+use burn::tensor::{backend::Backend, Tensor};
+use datasets::Features;
+use graph_vae::{GraphBatch, TypedGraph};
+use rand::Rng;
+use set_encoder::{draw_per_class, SetBatch};
+
+use crate::error::Result;
+use crate::model::MetaPredictor;
+
+/// Graph latents of a fixed list of architectures (e.g. all 15,625 NB201 cells), computed once:
+/// they do not depend on the task, so scoring a new task is one set encoding plus one head call.
+#[derive(Clone, Debug)]
+pub struct GraphLatentCache<B: Backend> {
+    latents: Tensor<B, 2>,
+}
+
+impl<B: Backend> GraphLatentCache<B> {
+    /// Encodes `graphs` (in chunks of `chunk` graphs).
+    pub fn new(
+        model: &MetaPredictor<B>,
+        graphs: &[TypedGraph],
+        chunk: usize,
+        device: &B::Device,
+    ) -> Result<Self> {
+        let mut parts = Vec::new();
+        for c in graphs.chunks(chunk.max(1)) {
+            let batch = GraphBatch::new(
+                c,
+                model.graph_encoder.num_types,
+                model.graph_encoder.max_vertices,
+                device,
+            )?;
+            parts.push(model.graph_latents(&batch));
+        }
+        if parts.is_empty() {
+            return Err(graph_vae::GraphVaeError::EmptyBatch.into());
+        }
+        Ok(Self {
+            latents: Tensor::cat(parts, 0),
+        })
+    }
+
+    /// Number of cached architectures.
+    pub fn len(&self) -> usize {
+        self.latents.dims()[0]
+    }
+
+    /// Whether the cache is empty (never, once built).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The latents, `[archs, latent]`.
+    pub fn latents(&self) -> &Tensor<B, 2> {
+        &self.latents
+    }
+
+    /// Normalised scores of every cached architecture for the task whose image features are
+    /// `task`, averaged over `draws` resampled image draws of `per_class` images per class.
+    pub fn score<R: Rng + ?Sized>(
+        &self,
+        model: &MetaPredictor<B>,
+        task: &Features,
+        per_class: usize,
+        draws: usize,
+        rng: &mut R,
+    ) -> Result<Vec<f32>> {
+        let device = self.latents.device();
+        let drawn: Vec<Vec<Vec<f32>>> = (0..draws.max(1))
+            .map(|_| draw_per_class(task, per_class, rng))
+            .collect();
+        let set = SetBatch::from_classes(task.dim, &drawn, &device)?;
+        // The head is non-linear in the dataset latent: average the scores, not the latents.
+        let latents = model.dataset_latents(&set)?;
+        let mut sum: Option<Tensor<B, 1>> = None;
+        for d in 0..draws.max(1) {
+            let s = model.score_latents(latents.clone().narrow(0, d, 1), self.latents.clone())?;
+            sum = Some(match sum {
+                None => s,
+                Some(acc) => acc + s,
+            });
+        }
+        let mean = sum.expect("at least one draw") / draws.max(1) as f32;
+        Ok(mean
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .unwrap_or_default())
+    }
+}
