@@ -9,13 +9,18 @@
 //! Every protocol field has a flag (defaults: [`Protocol::mini`]); `--seeds K` trains seeds
 //! `seed..seed+K` and adds a summary (mean accuracy, median seconds per run); `--json` prints
 //! each [`RunResult`](model_zoo::RunResult) as a JSON line instead of text.
+//!
+//! `--device cpu|wgpu[:N]|cuda[:N]` picks the backend (default: `$METANAS_DEVICE`, else `cpu`);
+//! wgpu and cuda need the matching cargo feature, e.g. `--features wgpu`.
 
 use std::error::Error;
 use std::path::PathBuf;
 
+use burn::tensor::backend::AutodiffBackend;
 use clap::{Parser, ValueEnum};
 use datasets::{open_cached, sample_task_specs, DataPaths, SourceSpec, Split, Task};
-use model_zoo::{train_cpu, Protocol, RunStatus};
+use metanas::device::{dispatch, DeviceSpec, WithBackend};
+use model_zoo::{train, Protocol, RunResult, RunStatus, TrainError};
 use search_space::Nb201Arch;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -92,6 +97,25 @@ struct Args {
     /// Evaluate on the test set after every epoch (default: after the last one only).
     #[arg(long)]
     test_every_epoch: bool,
+    /// Backend and device: cpu, wgpu, wgpu:N, cuda or cuda:N (default: $METANAS_DEVICE, else cpu).
+    #[arg(long)]
+    device: Option<DeviceSpec>,
+}
+
+/// One training run, handed to [`dispatch`] to run on the chosen backend.
+struct TrainRun<'a> {
+    arch: Nb201Arch,
+    task: &'a Task,
+    protocol: &'a Protocol,
+    seed: u64,
+}
+
+impl WithBackend for TrainRun<'_> {
+    type Output = Result<RunResult, TrainError>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        train::<B>(self.arch, self.task, self.protocol, self.seed, &device)
+    }
 }
 
 impl Args {
@@ -144,6 +168,12 @@ impl Args {
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
+    let device = match args.device {
+        Some(device) => device,
+        None => DeviceSpec::from_env()?,
+    };
+    // Fail before loading data if the backend is missing.
+    device.check()?;
     let arch = args.arch()?;
     let protocol = args.protocol();
     protocol.validate()?;
@@ -176,12 +206,21 @@ fn main() -> Result<(), Box<dyn Error>> {
             protocol.lr,
             protocol.bn_recalibration
         );
+        if device != DeviceSpec::Cpu {
+            println!("device   {device}");
+        }
     }
 
     let mut accuracies = Vec::new();
     let mut seconds = Vec::new();
     for seed in args.seed..args.seed + args.seeds {
-        let result = train_cpu(arch, &task, &protocol, seed)?;
+        let run = TrainRun {
+            arch,
+            task: &task,
+            protocol: &protocol,
+            seed,
+        };
+        let result = dispatch(&device, run)??;
         seconds.push(result.wall_seconds);
         if args.json {
             println!("{}", serde_json::to_string(&result)?);

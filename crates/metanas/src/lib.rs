@@ -1,6 +1,20 @@
 //! metanas: meta neural architecture search in Rust.
 //!
-//! This facade will hold the pipelines users call (MetaD2A search, TANS retrieval, BASE
-//! adaptation), the CLI and the pretrained bundle. Today it re-exports the search space.
+//! The pipelines users call: [`metad2a`] (meta-train on the database, save/load the pretrained
+//! bundle, search a new dataset in seconds), the device selection shared by the CLI, examples
+//! and benches ([`device`]), and re-exports of the crates underneath.
 
+pub use datasets;
+pub use graph_vae;
+pub use meta_predictor;
+pub use model_zoo;
 pub use search_space;
+pub use set_encoder;
+
+pub mod error;
+pub mod metad2a;
+pub use error::{MetanasError, Result};
+pub use metad2a::{Candidate, MetaD2A, SearchOptions, SearchResult};
+
+pub mod device;
+pub use device::{dispatch, DeviceError, DeviceSpec, WithBackend};
