@@ -11,7 +11,10 @@
 use burn::backend::Flex;
 use burn::tensor::Tensor;
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
-use graph_vae::{Decoding, GraphBatch, GraphDecoderConfig, GraphEncoderConfig, GraphSpace, Nb201Space, TypedGraph};
+use graph_vae::{
+    Decoding, GraphBatch, GraphDecoderConfig, GraphEncoderConfig, GraphSpace, Nb201Space,
+    TypedGraph,
+};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use search_space::Nb201Arch;
@@ -24,13 +27,24 @@ fn bench(c: &mut Criterion) {
     let z = Tensor::<B, 2>::ones([1, 56], &device).repeat_dim(0, 500);
     c.bench_function("decode 500 cells from one latent (sampled)", |b| {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        b.iter(|| black_box(decoder.decode(z.clone(), Decoding::Sample, &mut rng).unwrap()))
+        b.iter(|| {
+            black_box(
+                decoder
+                    .decode(z.clone(), Decoding::Sample, &mut rng)
+                    .unwrap(),
+            )
+        })
     });
-    let graphs: Vec<TypedGraph> = Nb201Arch::all().map(|a| Nb201Space.to_graph(&a)).collect();
+    let graphs: Vec<TypedGraph> = Nb201Arch::all()
+        .map(|a| Nb201Space.arch_to_graph(&a))
+        .collect();
     let batch = GraphBatch::<B>::new(&graphs, 7, 8, &device).unwrap();
     let mut group = c.benchmark_group("encode all 15,625 cells");
     group.sample_size(10);
-    for (name, hidden, bi) in [("hidden 56, forward", 56, false), ("hidden 128, bidirectional", 128, true)] {
+    for (name, hidden, bi) in [
+        ("hidden 56, forward", 56, false),
+        ("hidden 128, bidirectional", 128, true),
+    ] {
         let encoder = GraphEncoderConfig::new()
             .with_hidden(hidden)
             .with_bidirectional(bi)

@@ -31,12 +31,14 @@ fn root() -> &'static Path {
 fn bench(c: &mut Criterion) {
     let device = Default::default();
     let model = MetaD2A::<B>::load(&root().join("crates/metanas/bundle"), &device).expect("bundle");
-    let records = model_zoo::database::load(&[root().join("crates/model-zoo/data/runs.jsonl")]).expect("database");
+    let records = model_zoo::database::load(&[root().join("crates/model-zoo/data/runs.jsonl")])
+        .expect("database");
     let truth = ground_truths(&records, 1)
         .into_iter()
         .find(|t| t.group == "test/mnist")
         .expect("test/mnist in the database");
-    let task = Task::build(&truth.spec, &DataPaths::from_env()).expect("MNIST data (scripts/setup-data.sh)");
+    let task = Task::build(&truth.spec, &DataPaths::from_env())
+        .expect("MNIST data (scripts/setup-data.sh)");
     let extractor = CnnExtractor::<B>::pretrained(&device).expect("weights");
     let features = extractor.extract(&task.train).expect("features");
 
@@ -49,26 +51,41 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.bench_function("search: exhaustive, 15,625 cells (latents cached)", |b| {
-        let options = SearchOptions { exhaustive: true, ..SearchOptions::default() };
+        let options = SearchOptions {
+            exhaustive: true,
+            ..SearchOptions::default()
+        };
         model.search(&features, &options).unwrap(); // fills the cache
         b.iter(|| black_box(model.search(&features, &options).unwrap()))
     });
     group.finish();
 
-    let archs: Vec<Nb201Arch> = (0..1000).map(|i| Nb201Arch::from_index(i * 15).unwrap()).collect();
-    let graphs: Vec<TypedGraph> = archs.iter().map(|a| Nb201Space.to_graph(a)).collect();
+    let archs: Vec<Nb201Arch> = (0..1000)
+        .map(|i| Nb201Arch::from_index(i * 15).unwrap())
+        .collect();
+    let graphs: Vec<TypedGraph> = archs.iter().map(|a| Nb201Space.arch_to_graph(a)).collect();
     let mut group = c.benchmark_group("predictor, 1,000 cells, 1 draw");
     group.throughput(Throughput::Elements(1000));
     group.bench_function("graph latents cached", |b| {
         let cache = GraphLatentCache::new(&model.predictor, &graphs, 1024, &device).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        b.iter(|| black_box(cache.score(&model.predictor, &features, 20, 1, &mut rng).unwrap()))
+        b.iter(|| {
+            black_box(
+                cache
+                    .score(&model.predictor, &features, 20, 1, &mut rng)
+                    .unwrap(),
+            )
+        })
     });
     group.bench_function("graph latents computed", |b| {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         b.iter(|| {
             let cache = GraphLatentCache::new(&model.predictor, &graphs, 1024, &device).unwrap();
-            black_box(cache.score(&model.predictor, &features, 20, 1, &mut rng).unwrap())
+            black_box(
+                cache
+                    .score(&model.predictor, &features, 20, 1, &mut rng)
+                    .unwrap(),
+            )
         })
     });
     group.finish();

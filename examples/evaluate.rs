@@ -59,6 +59,15 @@ struct Args {
     seed: u64,
 }
 
+/// Regrets (pp) of one dataset's picks, and its search time.
+struct Regrets {
+    top1: f64,
+    best5: f64,
+    global_best: f64,
+    random: f64,
+    seconds: f64,
+}
+
 /// One way of scoring the architectures of a dataset's pool.
 struct Scored {
     name: &'static str,
@@ -144,12 +153,22 @@ fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
     let device = Default::default();
     let extractor = CnnExtractor::<Flex>::pretrained(&device)?;
-    let paths: Vec<PathBuf> = args.database.iter().filter(|p| p.exists()).cloned().collect();
+    let paths: Vec<PathBuf> = args
+        .database
+        .iter()
+        .filter(|p| p.exists())
+        .cloned()
+        .collect();
     let records: Vec<RunRecord> = model_zoo::database::load(&paths)?;
     let bundle = MetaD2A::<Flex>::load(&args.bundle, &device)?;
     let data_paths = DataPaths::from_env();
     // The same split as meta-training (seed 0 unless the bundle says otherwise).
-    let data = MetaData::from_records(&records, &data_paths, &extractor, &MetaDataOptions::default())?;
+    let data = MetaData::from_records(
+        &records,
+        &data_paths,
+        &extractor,
+        &MetaDataOptions::default(),
+    )?;
     let features: Vec<Features> = data.features();
     println!(
         "{} meta-train runs ({} tasks), {} meta-test datasets",
@@ -161,8 +180,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     // Ablation (a): the same predictor trained with a constant dataset input.
     println!("training the ablation predictor (constant dataset input)...");
     let ablation_config = bundle.meta.predictor.config.clone().with_use_dataset(false);
-    let mut train_config = meta_predictor::PredictorTrainConfig::default();
-    train_config.seed = args.seed;
+    let train_config = meta_predictor::PredictorTrainConfig {
+        seed: args.seed,
+        ..Default::default()
+    };
     let ablation = meta_predictor::train(
         ablation_config.try_init::<Autodiff<Flex>>(&device)?,
         &features,
@@ -178,7 +199,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut metad2a_md = String::new();
     let header = "| score | Pearson | Spearman | Kendall τ | P@5 | P@10 | regret@1 (pp) | regret@5 (pp) | archs to best |\n|---|---|---|---|---|---|---|---|---|\n";
     let mut trained_cache = HashMap::new();
-    let mut summary: Vec<(String, f64, f64, f64, f64, f64)> = Vec::new();
+    let mut summary: Vec<Regrets> = Vec::new();
     std::fs::create_dir_all(&args.out)?;
     for set in &data.meta_test {
         let name = set.truth.group.replace('/', "-");
@@ -189,27 +210,57 @@ fn main() -> Result<(), Box<dyn Error>> {
         let pred = bundle.predict(task_features, &pool, args.draws, args.seed)?;
         let examples: Vec<Example> = pool
             .iter()
-            .map(|a| Example { task: set.task, graph: Nb201Space.to_graph(a), accuracy: 0.0 })
+            .map(|a| Example {
+                task: set.task,
+                graph: Nb201Space.arch_to_graph(a),
+                accuracy: 0.0,
+            })
             .collect();
         let norm = ablation.normalizer;
-        let ablated: Vec<f64> = predict_examples(&ablation_model, &features, &examples, 20, 1, args.seed, &device)?
-            .into_iter()
-            .map(|y| norm.inverse(y))
-            .collect();
+        let ablated: Vec<f64> = predict_examples(
+            &ablation_model,
+            &features,
+            &examples,
+            20,
+            1,
+            args.seed,
+            &device,
+        )?
+        .into_iter()
+        .map(|y| norm.inverse(y))
+        .collect();
         let cifar = MacroConfig::nb201_cifar10();
         let params: Vec<f64> = pool.iter().map(|a| a.cost(&cifar).params).collect();
         let flops: Vec<f64> = pool.iter().map(|a| a.cost(&cifar).flops).collect();
-        let covered = pool.iter().filter(|a| data.global_prior.contains_key(a)).count();
+        let covered = pool
+            .iter()
+            .filter(|a| data.global_prior.contains_key(a))
+            .count();
         let prior: Vec<f64> = pool
             .iter()
             .map(|a| data.global_prior.get(a).map_or(0.0, |p| p.0))
             .collect();
         let scored = [
-            Scored { name: "MetaD2A predictor", scores: pred.clone() },
-            Scored { name: "(a) same model, constant dataset input", scores: ablated },
-            Scored { name: "(b) params", scores: params },
-            Scored { name: "(b) FLOPs", scores: flops },
-            Scored { name: "(c) global prior (meta-train mean z-score)", scores: prior },
+            Scored {
+                name: "MetaD2A predictor",
+                scores: pred.clone(),
+            },
+            Scored {
+                name: "(a) same model, constant dataset input",
+                scores: ablated,
+            },
+            Scored {
+                name: "(b) params",
+                scores: params,
+            },
+            Scored {
+                name: "(b) FLOPs",
+                scores: flops,
+            },
+            Scored {
+                name: "(c) global prior (meta-train mean z-score)",
+                scores: prior,
+            },
         ];
         let _ = writeln!(
             predictor_md,
@@ -220,7 +271,12 @@ fn main() -> Result<(), Box<dyn Error>> {
             seeds.iter().max().unwrap_or(&0),
             scored.iter().map(|s| metrics_row(s, &truth)).collect::<Vec<_>>().join("\n")
         );
-        scatter(&args.out.join(format!("{name}.svg")), &set.truth.group, &pred, &truth)?;
+        scatter(
+            &args.out.join(format!("{name}.svg")),
+            &set.truth.group,
+            &pred,
+            &truth,
+        )?;
         let _ = ranks(&truth);
 
         // Search.
@@ -233,17 +289,31 @@ fn main() -> Result<(), Box<dyn Error>> {
             ..SearchOptions::default()
         };
         let result = bundle.search(task_features, &options)?;
-        let exhaustive = bundle.search(task_features, &SearchOptions { exhaustive: true, ..options.clone() })?;
+        let exhaustive = bundle.search(
+            task_features,
+            &SearchOptions {
+                exhaustive: true,
+                ..options.clone()
+            },
+        )?;
         let global_best = data
             .global_prior
             .iter()
             .filter(|(_, p)| p.1 >= 2)
-            .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(b.0.index().cmp(&a.0.index())))
+            .max_by(|a, b| {
+                a.1 .0
+                    .total_cmp(&b.1 .0)
+                    .then(b.0.index().cmp(&a.0.index()))
+            })
             .map(|(a, _)| *a)
             .ok_or("no arch ran on two meta-training tasks")?;
-        println!("{}: searched in {:.2} s ({} scored); training picks...", set.truth.group, result.seconds, result.scored);
+        println!(
+            "{}: searched in {:.2} s ({} scored); training picks...",
+            set.truth.group, result.seconds, result.scored
+        );
         let top1 = result.ranked[0].arch;
-        let (top1_acc, top1_src) = measured(set, &task, top1, args.train_seeds, &mut trained_cache)?;
+        let (top1_acc, top1_src) =
+            measured(set, &task, top1, args.train_seeds, &mut trained_cache)?;
         let mut best5 = (f64::NEG_INFINITY, "db");
         for c in &result.ranked {
             let m = measured(set, &task, c.arch, args.train_seeds, &mut trained_cache)?;
@@ -251,8 +321,20 @@ fn main() -> Result<(), Box<dyn Error>> {
                 best5 = m;
             }
         }
-        let ex = measured(set, &task, exhaustive.ranked[0].arch, args.train_seeds, &mut trained_cache)?;
-        let gb = measured(set, &task, global_best, args.train_seeds, &mut trained_cache)?;
+        let ex = measured(
+            set,
+            &task,
+            exhaustive.ranked[0].arch,
+            args.train_seeds,
+            &mut trained_cache,
+        )?;
+        let gb = measured(
+            set,
+            &task,
+            global_best,
+            args.train_seeds,
+            &mut trained_cache,
+        )?;
         let best = set.truth.best();
         let random = set.truth.mean();
         let row = |name: &str, acc: f64, src: &str| {
@@ -279,9 +361,16 @@ fn main() -> Result<(), Box<dyn Error>> {
             row("random arch (mean of measured pool)", random, "db"),
             row("best known", best, "db"),
         );
-        summary.push((set.truth.group.clone(), best - top1_acc, best - best5.0, best - gb.0, best - random, result.seconds));
+        summary.push(Regrets {
+            top1: best - top1_acc,
+            best5: best - best5.0,
+            global_best: best - gb.0,
+            random: best - random,
+            seconds: result.seconds,
+        });
     }
-    let avg = |f: fn(&(String, f64, f64, f64, f64, f64)) -> f64| summary.iter().map(f).sum::<f64>() / summary.len().max(1) as f64;
+    let avg =
+        |f: fn(&Regrets) -> f64| summary.iter().map(f).sum::<f64>() / summary.len().max(1) as f64;
     let intro = format!(
         "Produced by `cargo run --release --example evaluate -- --out {}` (bundle `{}`, {} draws, seed {}, \
          unmeasured picks trained over {} seeds with the dataset's protocol). Accuracies are test accuracies (%) \
@@ -315,13 +404,17 @@ fn main() -> Result<(), Box<dyn Error>> {
              Mean regret over the {} datasets (pp): MetaD2A top-1 {:.2}, best of top-5 {:.2}, global-best arch {:.2}, \
              random arch {:.2}. Mean search time {:.2} s.\n{metad2a_md}",
             summary.len(),
-            avg(|s| s.1),
-            avg(|s| s.2),
-            avg(|s| s.3),
-            avg(|s| s.4),
-            avg(|s| s.5),
+            avg(|s| s.top1),
+            avg(|s| s.best5),
+            avg(|s| s.global_best),
+            avg(|s| s.random),
+            avg(|s| s.seconds),
         ),
     )?;
-    println!("wrote {}/predictor.md and {}/metad2a.md", args.out.display(), args.out.display());
+    println!(
+        "wrote {}/predictor.md and {}/metad2a.md",
+        args.out.display(),
+        args.out.display()
+    );
     Ok(())
 }

@@ -83,7 +83,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     archs.shuffle(&mut ChaCha8Rng::seed_from_u64(args.seed));
     let n_held = (archs.len() as f64 * args.held_out).round() as usize;
     let (held, train) = archs.split_at(n_held);
-    let to_graphs = |a: &[Nb201Arch]| a.iter().map(|a| space.to_graph(a)).collect::<Vec<_>>();
+    let to_graphs = |a: &[Nb201Arch]| a.iter().map(|a| space.arch_to_graph(a)).collect::<Vec<_>>();
     let (train_graphs, held_graphs) = (to_graphs(train), to_graphs(held));
 
     let config = TrainConfig {

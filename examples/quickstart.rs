@@ -48,7 +48,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     let truths = ground_truths(&records, 1);
     let Some(truth) = truths.iter().find(|t| t.group == args.dataset) else {
         let names: Vec<&str> = truths.iter().map(|t| t.group.as_str()).collect();
-        return Err(format!("no meta-test dataset `{}` in the database; it has: {}", args.dataset, names.join(", ")).into());
+        return Err(format!(
+            "no meta-test dataset `{}` in the database; it has: {}",
+            args.dataset,
+            names.join(", ")
+        )
+        .into());
     };
 
     let task = Task::build(&truth.spec, &DataPaths::from_env())?;
@@ -73,11 +78,21 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     println!("rank  predicted %  params (M)  FLOPs (M)  cell");
     for (i, c) in result.ranked.iter().enumerate() {
-        println!("{:4}  {:11.2}  {:10.3}  {:9.1}  {}", i + 1, c.predicted_accuracy, c.params_m, c.flops_m, c.arch);
+        println!(
+            "{:4}  {:11.2}  {:10.3}  {:9.1}  {}",
+            i + 1,
+            c.predicted_accuracy,
+            c.params_m,
+            c.flops_m,
+            c.arch
+        );
     }
 
     let pick = &result.ranked[0];
-    println!("\ntraining the top-1 with the database's protocol (seed {})...", args.seed);
+    println!(
+        "\ntraining the top-1 with the database's protocol (seed {})...",
+        args.seed
+    );
     let run = model_zoo::train_cpu(pick.arch, &task, &truth.protocol, args.seed)?;
     let achieved = 100.0 * run.test_accuracy.unwrap_or(0.0);
     let better = |acc: f64| truth.truth.iter().filter(|t| t.1 > acc).count();
@@ -94,16 +109,24 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!("       the database measured this cell at {db:.2}% (mean over its seeds)");
     }
     let prior = global_prior(&records);
-    if let Some((arch, _)) = prior
-        .iter()
-        .filter(|(_, p)| p.1 >= 2)
-        .max_by(|a, b| a.1 .0.total_cmp(&b.1 .0).then(b.0.index().cmp(&a.0.index())))
-    {
+    if let Some((arch, _)) = prior.iter().filter(|(_, p)| p.1 >= 2).max_by(|a, b| {
+        a.1 .0
+            .total_cmp(&b.1 .0)
+            .then(b.0.index().cmp(&a.0.index()))
+    }) {
         let acc = match truth.accuracy(arch) {
             Some(a) => a,
-            None => 100.0 * model_zoo::train_cpu(*arch, &task, &truth.protocol, args.seed)?.test_accuracy.unwrap_or(0.0),
+            None => {
+                100.0
+                    * model_zoo::train_cpu(*arch, &task, &truth.protocol, args.seed)?
+                        .test_accuracy
+                        .unwrap_or(0.0)
+            }
         };
-        println!("global-best baseline {arch}: {acc:.2}%; {} measured cells better", better(acc));
+        println!(
+            "global-best baseline {arch}: {acc:.2}%; {} measured cells better",
+            better(acc)
+        );
     }
     println!(
         "random baseline (mean of the measured cells): {:.2}%; best known: {:.2}%",

@@ -116,9 +116,9 @@ pub trait GraphSpace {
     /// Type of the END vertex.
     fn end_type(&self) -> u8;
     /// The graph of an architecture.
-    fn to_graph(&self, arch: &Self::Arch) -> TypedGraph;
+    fn arch_to_graph(&self, arch: &Self::Arch) -> TypedGraph;
     /// The architecture of a graph, or why it is not one.
-    fn from_graph(&self, graph: &TypedGraph) -> Result<Self::Arch, Self::Invalid>;
+    fn graph_to_arch(&self, graph: &TypedGraph) -> Result<Self::Arch, Self::Invalid>;
 }
 
 /// NAS-Bench-201 as MetaD2A encodes it: 8 vertices (START, the six edge ops in string order,
@@ -158,11 +158,11 @@ impl GraphSpace for Nb201Space {
     fn end_type(&self) -> u8 {
         END_TYPE
     }
-    fn to_graph(&self, arch: &Nb201Arch) -> TypedGraph {
+    fn arch_to_graph(&self, arch: &Nb201Arch) -> TypedGraph {
         TypedGraph::from_petgraph(&arch.to_graph())
             .expect("MetaD2A's NB201 graphs are in topological order")
     }
-    fn from_graph(&self, graph: &TypedGraph) -> Result<Nb201Arch, Nb201Invalid> {
+    fn graph_to_arch(&self, graph: &TypedGraph) -> Result<Nb201Arch, Nb201Invalid> {
         let g = graph.to_petgraph().map_err(|e| match e {
             GraphVaeError::Edge { from, to, .. } => Nb201Invalid::Edge { from, to },
             _ => unreachable!("to_petgraph only reports edges"),
@@ -179,10 +179,10 @@ mod tests {
     fn nb201_round_trips_through_typed_graphs() {
         for index in [0, 1, 777, 15_624] {
             let arch = Nb201Arch::from_index(index).unwrap();
-            let g = Nb201Space.to_graph(&arch);
+            let g = Nb201Space.arch_to_graph(&arch);
             assert_eq!(g.len(), 8);
             assert_eq!(g.edges.len(), 11);
-            assert_eq!(Nb201Space.from_graph(&g).unwrap(), arch);
+            assert_eq!(Nb201Space.graph_to_arch(&g).unwrap(), arch);
         }
     }
 

@@ -20,7 +20,7 @@ pub fn check_all<S: GraphSpace>(space: &S, graphs: Vec<TypedGraph>) -> Vec<Decod
     graphs
         .into_iter()
         .map(|graph| Decoded {
-            arch: space.from_graph(&graph),
+            arch: space.graph_to_arch(&graph),
             graph,
         })
         .collect()

@@ -28,7 +28,7 @@ fn archs(indices: &[usize]) -> Vec<Nb201Arch> {
 fn graphs(indices: &[usize]) -> Vec<TypedGraph> {
     archs(indices)
         .iter()
-        .map(|a| Nb201Space.to_graph(a))
+        .map(|a| Nb201Space.arch_to_graph(a))
         .collect()
 }
 
@@ -107,7 +107,7 @@ fn a_vae_learns_to_reconstruct_a_few_cells_exactly() {
     assert_eq!(decoded, g);
     let back: Vec<Nb201Arch> = decoded
         .iter()
-        .map(|d| Nb201Space.from_graph(d).unwrap())
+        .map(|d| Nb201Space.graph_to_arch(d).unwrap())
         .collect();
     assert_eq!(back, archs(&[3, 141, 2_718, 9_930, 15_000, 7_777]));
 }
@@ -158,7 +158,7 @@ fn decoding_is_seeded_and_well_formed() {
             );
         }
         // Checking never panics: a graph is an arch or a typed reason.
-        let _ = Nb201Space.from_graph(g);
+        let _ = Nb201Space.graph_to_arch(g);
     }
 }
 
@@ -369,7 +369,7 @@ proptest! {
             prop_assert!(s.iter().all(|v| v.is_finite()));
         }
         for g in &gs {
-            let _ = Nb201Space.from_graph(g);
+            let _ = Nb201Space.graph_to_arch(g);
         }
     }
 }

@@ -99,9 +99,9 @@ impl Default for PredictorTrainConfig {
     fn default() -> Self {
         Self {
             epochs: 60,
-            patience: 12,
+            patience: 15,
             batch_size: 32,
-            learning_rate: 1e-3,
+            learning_rate: 2e-4,
             images_per_class: 20,
             seed: 0,
         }

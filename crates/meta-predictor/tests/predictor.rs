@@ -50,7 +50,7 @@ fn examples(tasks: &[Features], archs: &[Nb201Arch]) -> Vec<Example> {
         for a in archs {
             out.push(Example {
                 task: t,
-                graph: Nb201Space.to_graph(a),
+                graph: Nb201Space.arch_to_graph(a),
                 accuracy: accuracy(t % 2, a),
             });
         }
@@ -130,7 +130,7 @@ fn save_load_and_cached_scoring_agree() {
     assert_eq!(meta2.normalizer, meta.normalizer);
 
     let archs = archs(5, 50);
-    let graphs: Vec<_> = archs.iter().map(|a| Nb201Space.to_graph(a)).collect();
+    let graphs: Vec<_> = archs.iter().map(|a| Nb201Space.arch_to_graph(a)).collect();
     let t = task(0, 1);
     let a = GraphLatentCache::new(&model, &graphs, 16, &device)
         .unwrap()
@@ -162,12 +162,12 @@ fn bad_inputs_are_typed_errors() {
     let bad = vec![
         Example {
             task: 3,
-            graph: Nb201Space.to_graph(&archs(0, 1)[0]),
+            graph: Nb201Space.arch_to_graph(&archs(0, 1)[0]),
             accuracy: 1.0,
         },
         Example {
             task: 0,
-            graph: Nb201Space.to_graph(&archs(0, 1)[0]),
+            graph: Nb201Space.arch_to_graph(&archs(0, 1)[0]),
             accuracy: 2.0,
         },
     ];

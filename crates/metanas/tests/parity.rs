@@ -385,3 +385,122 @@ fn set_encoder_forward_matches() {
         SET_ENCODER_LATENT,
     );
 }
+
+/// Graph-model tolerances: the GRU recursions chain ~40 small matmuls.
+const GRAPH_VALUES: Tolerance = Tolerance {
+    atol: 1e-5,
+    rtol: 1e-4,
+};
+
+/// One Adam step on `loss` (lr 1e-3), as the generator and predictor train.
+fn adam_step<B: AutodiffBackend, M: burn::module::AutodiffModule<B>>(
+    model: M,
+    loss: Tensor<B, 1>,
+) -> M {
+    let mut optim = burn::optim::AdamConfig::new().init::<B, M>();
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    optim.step(1e-3, model, grads)
+}
+
+fn nb201_graphs(indices: &[usize]) -> Vec<graph_vae::TypedGraph> {
+    use graph_vae::GraphSpace;
+    indices
+        .iter()
+        .map(|&i| graph_vae::Nb201Space.arch_to_graph(&Nb201Arch::from_index(i).expect("index")))
+        .collect()
+}
+
+#[test]
+fn graph_decoder_loss_step_and_decoding_match() {
+    use graph_vae::{Decoding, GraphBatch, GraphDecoder, GraphDecoderConfig};
+    use rand::SeedableRng;
+    let config = |seed| GraphDecoderConfig::new().with_seed(seed);
+    let flex: GraphDecoder<Cpu> = config(5).init(&cpu());
+    let wgpu = copy_to_wgpu("graph decoder", &flex, config(6).init::<Gpu>(&gpu()));
+    let graphs = nb201_graphs(&[0, 9_930, 15_624, 777]);
+    let z = data(4 * 56, 11);
+    let loss = |m: &GraphDecoder<_>, device| {
+        let z = Tensor::from_data(TensorData::new(z.clone(), [4, 56]), device);
+        m.loss(z, &GraphBatch::new(&graphs, 7, 8, device).expect("batch"))
+            .expect("loss")
+    };
+    let (la, lb) = (loss(&flex, &cpu()), loss(&wgpu, &gpu()));
+    assert_close(
+        "decoder type NLL",
+        &values(la.types.clone()),
+        &values(lb.types.clone()),
+        GRAPH_VALUES,
+    );
+    assert_close(
+        "decoder edge BCE",
+        &values(la.edges.clone()),
+        &values(lb.edges.clone()),
+        GRAPH_VALUES,
+    );
+    let flex = adam_step(flex, la.total());
+    let wgpu = adam_step(wgpu, lb.total());
+    assert_params_close(
+        "graph decoder after one Adam step",
+        &flex,
+        &wgpu,
+        GRAPH_VALUES,
+    );
+
+    // Greedy decoding of the same latents gives the same graphs.
+    let (flex, wgpu) = (flex.valid(), wgpu.valid());
+    let decode = |m: &GraphDecoder<_>, device| {
+        let z = Tensor::from_data(TensorData::new(z.clone(), [4, 56]), device);
+        m.decode(
+            z,
+            Decoding::Greedy,
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(0),
+        )
+        .expect("decode")
+    };
+    assert_eq!(decode(&flex, &cpu()), decode(&wgpu, &gpu()));
+}
+
+#[test]
+fn meta_predictor_forward_and_step_match() {
+    use graph_vae::GraphBatch;
+    use meta_predictor::{MetaPredictor, MetaPredictorConfig};
+    const DIM: usize = 16;
+    let config = |seed| {
+        MetaPredictorConfig::new(DIM)
+            .with_graph_hidden(64)
+            .with_seed(seed)
+    };
+    let flex: MetaPredictor<Cpu> = config(5).try_init(&cpu()).expect("predictor");
+    let wgpu = copy_to_wgpu(
+        "meta-predictor",
+        &flex,
+        config(6).try_init::<Gpu>(&gpu()).expect("predictor"),
+    );
+    let graphs = nb201_graphs(&[1, 2_000, 9_930]);
+    let tasks: Vec<Vec<Vec<f32>>> = (0..3)
+        .map(|t| (0..4).map(|c| data(5 * DIM, (t * 10 + c) as u64)).collect())
+        .collect();
+    let predict = |m: &MetaPredictor<_>, device| {
+        let set = SetBatch::from_classes(DIM, &tasks, device).expect("sets");
+        m.forward(
+            &set,
+            &GraphBatch::new(&graphs, 7, 8, device).expect("graphs"),
+        )
+        .expect("forward")
+    };
+    let (pa, pb) = (predict(&flex, &cpu()), predict(&wgpu, &gpu()));
+    assert_close(
+        "predictor output",
+        &values(pa.clone()),
+        &values(pb.clone()),
+        GRAPH_VALUES,
+    );
+    let flex = adam_step(flex, pa.powi_scalar(2).sum());
+    let wgpu = adam_step(wgpu, pb.powi_scalar(2).sum());
+    assert_params_close(
+        "meta-predictor after one Adam step",
+        &flex,
+        &wgpu,
+        GRAPH_VALUES,
+    );
+}

@@ -244,6 +244,31 @@ fn bools<B: Backend, const D: usize>(mask: &Tensor<B, D, Bool>) -> Vec<bool> {
         .unwrap_or_else(|_| data.iter::<u8>().map(|v| v != 0).collect())
 }
 
+/// One resampled view of a task for the encoder: up to `per_class` rows of each class of
+/// `features`, drawn without replacement by `rng` (all rows of a smaller class), as the flat
+/// per-class buffers [`SetBatch::from_classes`] takes. MetaD2A draws 20 per class afresh every
+/// time a task is used; classes with no row are left out.
+pub fn draw_per_class<R: rand::Rng + ?Sized>(
+    features: &datasets::Features,
+    per_class: usize,
+    rng: &mut R,
+) -> Vec<Vec<f32>> {
+    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); features.num_classes()];
+    for (i, &label) in features.labels.iter().enumerate() {
+        rows[label].push(i);
+    }
+    rows.into_iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            let k = per_class.min(r.len());
+            rand::seq::index::sample(rng, r.len(), k)
+                .into_iter()
+                .flat_map(|j| features.row(r[j]).iter().copied())
+                .collect()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,29 +378,4 @@ mod tests {
             SetEncoderError::EmptyClass { task: 0, class: 0 }
         );
     }
-}
-
-/// One resampled view of a task for the encoder: up to `per_class` rows of each class of
-/// `features`, drawn without replacement by `rng` (all rows of a smaller class), as the flat
-/// per-class buffers [`SetBatch::from_classes`] takes. MetaD2A draws 20 per class afresh every
-/// time a task is used; classes with no row are left out.
-pub fn draw_per_class<R: rand::Rng + ?Sized>(
-    features: &datasets::Features,
-    per_class: usize,
-    rng: &mut R,
-) -> Vec<Vec<f32>> {
-    let mut rows: Vec<Vec<usize>> = vec![Vec::new(); features.num_classes()];
-    for (i, &label) in features.labels.iter().enumerate() {
-        rows[label].push(i);
-    }
-    rows.into_iter()
-        .filter(|r| !r.is_empty())
-        .map(|r| {
-            let k = per_class.min(r.len());
-            rand::seq::index::sample(rng, r.len(), k)
-                .into_iter()
-                .flat_map(|j| features.row(r[j]).iter().copied())
-                .collect()
-        })
-        .collect()
 }

