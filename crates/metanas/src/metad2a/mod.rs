@@ -142,8 +142,12 @@ pub struct SearchOptions {
     pub top_k: usize,
     /// Resampled image draws the predictor's score is averaged over (MetaD2A: 10).
     pub draws: usize,
-    /// Latents decoded per generator call (MetaD2A: 100).
+    /// Graphs decoded per generator call (MetaD2A: 100).
     pub batch: usize,
+    /// Fresh image draws encoded per generator call; each latent is decoded `batch /
+    /// draws_per_batch` times (MetaD2A encodes one draw per graph; the set encoder is most of a
+    /// search's time on a CPU, and sampled decoding supplies the diversity).
+    pub draws_per_batch: usize,
     /// Give up generating after this many calls (the generator may not have `candidates`
     /// distinct cells in it).
     pub max_batches: usize,
@@ -167,6 +171,7 @@ impl Default for SearchOptions {
             top_k: 10,
             draws: 10,
             batch: 100,
+            draws_per_batch: 20,
             max_batches: 50,
             exhaustive: false,
             max_params: None,
@@ -464,13 +469,28 @@ impl<B: Backend> MetaD2A<B> {
                 if archs.len() >= options.candidates {
                     break;
                 }
-                let sets: Vec<Vec<Vec<f32>>> = (0..options.batch.max(1))
+                // Fresh image draws → latents z = μ(D); each latent is decoded several times
+                // (types and edges sampled), so the set encoder runs on `draws_per_batch` draws
+                // while `batch` graphs are decoded.
+                let n_draws = options.draws_per_batch.clamp(1, options.batch.max(1));
+                let sets: Vec<Vec<Vec<f32>>> = (0..n_draws)
                     .map(|_| draw_per_class(task, self.meta.images_per_class, &mut rng))
                     .collect();
                 let tasks = SetBatch::from_classes(task.dim, &sets, &device)?;
-                let graphs = self
-                    .generator
-                    .generate(&tasks, Decoding::Sample, &mut rng)?;
+                let (mu, _) = self.generator.posterior(&tasks)?;
+                let rows: Vec<usize> = (0..options.batch.max(1)).map(|i| i % n_draws).collect();
+                let rows = burn::tensor::Tensor::<B, 1, burn::tensor::Int>::from_data(
+                    burn::tensor::TensorData::new(
+                        rows.iter().map(|&r| r as i64).collect::<Vec<_>>(),
+                        [rows.len()],
+                    ),
+                    &device,
+                );
+                let graphs = self.generator.decoder.decode(
+                    mu.select(0, rows),
+                    Decoding::Sample,
+                    &mut rng,
+                )?;
                 decoded += graphs.len();
                 for g in graphs {
                     if let Ok(arch) = Nb201Space.graph_to_arch(&g) {
