@@ -346,7 +346,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         };
         let _ = writeln!(
             metad2a_md,
-            "\n## {} (best known {:.2}% over {} measured archs; search {:.2} s, {} unique valid candidates from {} decoded)\n\n\
+            "\n## {} (best known {:.2}% over {} measured archs; search {:.2} s, {} unique valid candidates from {} decoded, {} of them valid)\n\n\
              | pick | accuracy % (source) | regret (pp) | measured archs better |\n|---|---|---|---|\n{}\n{}\n{}\n{}\n{}\n{}\n",
             set.truth.group,
             best,
@@ -354,6 +354,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             result.seconds,
             result.scored,
             result.decoded,
+            result.valid,
             row(&format!("MetaD2A top-1 `{top1}` (predicted {:.2})", result.ranked[0].predicted_accuracy), top1_acc, top1_src),
             row("MetaD2A best of top-5", best5.0, best5.1),
             row(&format!("exhaustive predictor top-1 `{}`", exhaustive.ranked[0].arch), ex.0, ex.1),

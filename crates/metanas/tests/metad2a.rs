@@ -159,3 +159,34 @@ fn bad_tasks_are_typed_errors() {
         Err(MetanasError::Data(_))
     ));
 }
+
+mod corrupt_bundles {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Whatever bytes sit in a bundle's files, loading returns a typed error or a model,
+        /// never a panic.
+        #[test]
+        fn corrupt_files_are_errors(json in proptest::collection::vec(any::<u8>(), 0..200),
+                                    weights in proptest::collection::vec(any::<u8>(), 0..200),
+                                    which in 0usize..3) {
+            let dir = std::env::temp_dir().join(format!("metanas-corrupt-{}-{which}", std::process::id()));
+            let shipped = root().join("crates/metanas/bundle");
+            std::fs::create_dir_all(&dir).unwrap();
+            for f in ["metad2a.json", "generator.mpk", "predictor.mpk"] {
+                std::fs::copy(shipped.join(f), dir.join(f)).unwrap();
+            }
+            match which {
+                0 => std::fs::write(dir.join("metad2a.json"), &json).unwrap(),
+                1 => std::fs::write(dir.join("generator.mpk"), &weights).unwrap(),
+                _ => std::fs::write(dir.join("predictor.mpk"), &weights).unwrap(),
+            }
+            let loaded = MetaD2A::<Flex>::load(&dir, &Default::default());
+            prop_assert!(matches!(loaded, Err(MetanasError::Bundle { .. })), "{:?}", loaded.err());
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
