@@ -176,6 +176,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         data.tasks.len() - data.meta_test.len(),
         data.meta_test.len()
     );
+    if data.train.len() != bundle.meta.summary.train_examples {
+        println!(
+            "warning: the bundle was trained on {} examples, this database gives {}: the ablation \
+             and the global prior see different data than the bundle (pass the bundle's database)",
+            bundle.meta.summary.train_examples,
+            data.train.len()
+        );
+    }
 
     // Ablation (a): the same predictor trained with a constant dataset input.
     println!("training the ablation predictor (constant dataset input)...");
@@ -373,7 +381,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let avg =
         |f: fn(&Regrets) -> f64| summary.iter().map(f).sum::<f64>() / summary.len().max(1) as f64;
     let intro = format!(
-        "Produced by `cargo run --release --example evaluate -- --out {}` (bundle `{}`, {} draws, seed {}, \
+        "Produced by `cargo run --release --example evaluate -- --database crates/model-zoo/data/runs.jsonl --out {}` (bundle `{}`, {} draws, seed {}, \
          unmeasured picks trained over {} seeds with the dataset's protocol). Accuracies are test accuracies (%) \
          under the database's mini protocol; \"db\" values are the database's mean over its seeds.\n",
         args.out.display(),
