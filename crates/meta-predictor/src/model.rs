@@ -170,6 +170,37 @@ impl<B: Backend> MetaPredictor<B> {
             .reshape([n]))
     }
 
+    /// The graph's share of the head's first layer, `G·W_G + b` (`[graphs, head_hidden]`): the
+    /// layer is linear in `[D; G]`, so this part can be cached per architecture and only
+    /// `D·W_D` computed per task ([`score_parts`](Self::score_parts)).
+    pub fn head_graph_part(&self, graphs: Tensor<B, 2>) -> Tensor<B, 2> {
+        let l = self.latent_dim();
+        let w = self.head_hidden.weight.val().narrow(0, l, l);
+        let out = graphs.matmul(w);
+        match &self.head_hidden.bias {
+            Some(b) => out + b.val().unsqueeze::<2>(),
+            None => out,
+        }
+    }
+
+    /// The dataset's share of the head's first layer, `D·W_D` (`[tasks, head_hidden]`).
+    pub fn head_dataset_part(&self, dataset: Tensor<B, 2>) -> Tensor<B, 2> {
+        let w = self
+            .head_hidden
+            .weight
+            .val()
+            .narrow(0, 0, self.latent_dim());
+        dataset.matmul(w)
+    }
+
+    /// Normalised predictions from the two shares of the head's first layer: `dataset` is
+    /// `[1, head_hidden]` (broadcast), `graphs` `[n, head_hidden]`. Returns `[n]`; equal to
+    /// [`score_latents`](Self::score_latents) up to float rounding.
+    pub fn score_parts(&self, dataset: Tensor<B, 2>, graphs: Tensor<B, 2>) -> Tensor<B, 1> {
+        let n = graphs.dims()[0];
+        self.head_out.forward(tanh(graphs + dataset)).reshape([n])
+    }
+
     /// Normalised predictions for pairs: task `i` of `tasks` with graph `i` of `graphs`.
     pub fn forward(&self, tasks: &SetBatch<B>, graphs: &GraphBatch<B>) -> Result<Tensor<B, 1>> {
         let d = self.dataset_latents(tasks)?;

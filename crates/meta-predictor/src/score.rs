@@ -14,6 +14,8 @@ use crate::model::MetaPredictor;
 #[derive(Clone, Debug)]
 pub struct GraphLatentCache<B: Backend> {
     latents: Tensor<B, 2>,
+    /// `G·W_G + b` of the head's first layer, per architecture.
+    head_part: Tensor<B, 2>,
 }
 
 impl<B: Backend> GraphLatentCache<B> {
@@ -37,8 +39,10 @@ impl<B: Backend> GraphLatentCache<B> {
         if parts.is_empty() {
             return Err(graph_vae::GraphVaeError::EmptyBatch.into());
         }
+        let latents = Tensor::cat(parts, 0);
         Ok(Self {
-            latents: Tensor::cat(parts, 0),
+            head_part: model.head_graph_part(latents.clone()),
+            latents,
         })
     }
 
@@ -74,9 +78,10 @@ impl<B: Backend> GraphLatentCache<B> {
         let set = SetBatch::from_classes(task.dim, &drawn, &device)?;
         // The head is non-linear in the dataset latent: average the scores, not the latents.
         let latents = model.dataset_latents(&set)?;
+        let parts = model.head_dataset_part(latents);
         let mut sum: Option<Tensor<B, 1>> = None;
         for d in 0..draws.max(1) {
-            let s = model.score_latents(latents.clone().narrow(0, d, 1), self.latents.clone())?;
+            let s = model.score_parts(parts.clone().narrow(0, d, 1), self.head_part.clone());
             sum = Some(match sum {
                 None => s,
                 Some(acc) => acc + s,

@@ -187,3 +187,35 @@ fn bad_inputs_are_typed_errors() {
         Err(PredictorError::Checkpoint { .. })
     ));
 }
+
+#[test]
+fn cached_scores_equal_the_plain_forward_pass() {
+    let device = Default::default();
+    let model = small(true).try_init::<Flex>(&device).unwrap();
+    let graphs: Vec<_> = archs(8, 40)
+        .iter()
+        .map(|a| Nb201Space.arch_to_graph(a))
+        .collect();
+    let cache = GraphLatentCache::new(&model, &graphs, 16, &device).unwrap();
+    let t = task(1, 2);
+    // One draw: the cache's split head must equal the plain head on the same draw.
+    let cached = cache
+        .score(&model, &t, 8, 1, &mut ChaCha8Rng::seed_from_u64(5))
+        .unwrap();
+    let drawn = vec![set_encoder::draw_per_class(
+        &t,
+        8,
+        &mut ChaCha8Rng::seed_from_u64(5),
+    )];
+    let set = set_encoder::SetBatch::<Flex>::from_classes(4, &drawn, &device).unwrap();
+    let d = model.dataset_latents(&set).unwrap();
+    let plain: Vec<f32> = model
+        .score_latents(d, cache.latents().clone())
+        .unwrap()
+        .into_data()
+        .to_vec()
+        .unwrap();
+    for (a, b) in cached.iter().zip(&plain) {
+        assert!((a - b).abs() < 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+}
