@@ -70,11 +70,11 @@ struct DataArgs {
     /// Classes to use (default: all, at most 100).
     #[arg(long)]
     way: Option<usize>,
-    /// Training images per class.
-    #[arg(long, default_value_t = 50)]
-    train_per_class: usize,
-    /// Test images per class (used by `train`).
+    /// Training images per class (the mini protocol's by default).
     #[arg(long, default_value_t = 100)]
+    train_per_class: usize,
+    /// Test images per class, used by `train` (the mini protocol's by default).
+    #[arg(long, default_value_t = 200)]
     test_per_class: usize,
     /// Seed of the class and image draws.
     #[arg(long, default_value_t = 0)]
