@@ -143,7 +143,8 @@ struct DrawArgs {
 }
 
 impl DataArgs {
-    fn task(&self, resolution: usize) -> Result<Task, Box<dyn Error>> {
+    /// The task; `search` needs no test images (`test_per_class` 1), `train` does.
+    fn task(&self, resolution: usize, test_per_class: usize) -> Result<Task, Box<dyn Error>> {
         let source = match (&self.images, self.source) {
             (Some(path), _) => {
                 if !path.is_dir() {
@@ -177,7 +178,7 @@ impl DataArgs {
             source,
             classes,
             self.train_per_class,
-            self.test_per_class,
+            test_per_class,
             resolution,
             self.data_seed,
         );
@@ -287,7 +288,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     match cli.command {
         Command::Search(args) => {
             let spec = device(args.device)?;
-            let task = args.data.task(Protocol::mini().resolution)?;
+            let task = args.data.task(Protocol::mini().resolution, 1)?;
             let result = dispatch(
                 &spec,
                 Search {
@@ -327,7 +328,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 protocol.epochs = e;
             }
             protocol.validate()?;
-            let task = args.data.task(protocol.resolution)?;
+            let task = args
+                .data
+                .task(protocol.resolution, protocol.test_per_class)?;
             let run = Train {
                 arch: args.arch,
                 task: &task,
