@@ -20,7 +20,7 @@ use burn::module::AutodiffModule;
 use clap::Parser;
 use datasets::{DataPaths, Features, Task};
 use graph_vae::{GraphSpace, Nb201Space};
-use meta_predictor::metrics::{kendall_tau, pearson, precision_at_k, ranks, regret_at_k, spearman};
+use meta_predictor::metrics::{kendall_tau, pearson, precision_at_k, regret_at_k, spearman};
 use meta_predictor::{predict_examples, Example};
 use metanas::metad2a::{MetaD2A, MetaData, MetaDataOptions, MetaTestSet, SearchOptions};
 use model_zoo::database::RunRecord;
@@ -285,7 +285,6 @@ fn main() -> Result<(), Box<dyn Error>> {
             &pred,
             &truth,
         )?;
-        let _ = ranks(&truth);
 
         // Search.
         let task = Task::build(&set.truth.spec, &data_paths)?;
@@ -304,16 +303,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 ..options.clone()
             },
         )?;
-        let global_best = data
-            .global_prior
-            .iter()
-            .filter(|(_, p)| p.1 >= 2)
-            .max_by(|a, b| {
-                a.1 .0
-                    .total_cmp(&b.1 .0)
-                    .then(b.0.index().cmp(&a.0.index()))
-            })
-            .map(|(a, _)| *a)
+        let global_best = metanas::metad2a::global_best(&data.global_prior, 2)
             .ok_or("no arch ran on two meta-training tasks")?;
         println!(
             "{}: searched in {:.2} s ({} scored); training picks...",

@@ -17,7 +17,7 @@ use std::time::Instant;
 use burn::backend::Flex;
 use clap::Parser;
 use datasets::{DataPaths, FeatureExtractor, Task};
-use metanas::metad2a::{global_prior, ground_truths, MetaD2A, SearchOptions};
+use metanas::metad2a::{global_best, global_prior, ground_truths, MetaD2A, SearchOptions};
 use set_encoder::CnnExtractor;
 
 #[derive(Debug, Parser)]
@@ -76,17 +76,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         result.scored,
         result.decoded
     );
-    println!("rank  predicted %  params (M)  FLOPs (M)  cell");
-    for (i, c) in result.ranked.iter().enumerate() {
-        println!(
-            "{:4}  {:11.2}  {:10.3}  {:9.1}  {}",
-            i + 1,
-            c.predicted_accuracy,
-            c.params_m,
-            c.flops_m,
-            c.arch
-        );
-    }
+    print!("{}", result.table());
 
     let pick = &result.ranked[0];
     println!(
@@ -109,16 +99,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!("       the database measured this cell at {db:.2}% (mean over its seeds)");
     }
     let prior = global_prior(&records);
-    if let Some((arch, _)) = prior.iter().filter(|(_, p)| p.1 >= 2).max_by(|a, b| {
-        a.1 .0
-            .total_cmp(&b.1 .0)
-            .then(b.0.index().cmp(&a.0.index()))
-    }) {
-        let acc = match truth.accuracy(arch) {
+    if let Some(arch) = global_best(&prior, 2) {
+        let acc = match truth.accuracy(&arch) {
             Some(a) => a,
             None => {
                 100.0
-                    * model_zoo::train_cpu(*arch, &task, &truth.protocol, args.seed)?
+                    * model_zoo::train_cpu(arch, &task, &truth.protocol, args.seed)?
                         .test_accuracy
                         .unwrap_or(0.0)
             }

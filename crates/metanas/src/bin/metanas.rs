@@ -303,17 +303,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 result.seconds,
                 result.scored
             );
-            println!("rank  predicted %  params (M)  FLOPs (M)  cell");
-            for (i, c) in result.ranked.iter().enumerate() {
-                println!(
-                    "{:4}  {:11.2}  {:10.3}  {:9.1}  {}",
-                    i + 1,
-                    c.predicted_accuracy,
-                    c.params_m,
-                    c.flops_m,
-                    c.arch
-                );
-            }
+            print!("{}", result.table());
             if let Some(path) = &args.json {
                 std::fs::write(path, serde_json::to_string_pretty(&result)? + "\n")?;
                 println!("\nwrote {}", path.display());

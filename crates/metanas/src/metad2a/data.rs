@@ -120,11 +120,29 @@ pub fn ground_truths(records: &[RunRecord], min_seeds: usize) -> Vec<GroundTruth
         .collect()
 }
 
+/// The "global-best" architecture: the highest global prior among cells run on at least
+/// `min_tasks` meta-training tasks (ties broken by the lower official index).
+pub fn global_best(
+    prior: &HashMap<Nb201Arch, (f64, usize)>,
+    min_tasks: usize,
+) -> Option<Nb201Arch> {
+    prior
+        .iter()
+        .filter(|(_, p)| p.1 >= min_tasks)
+        .max_by(|a, b| {
+            a.1 .0
+                .total_cmp(&b.1 .0)
+                .then(b.0.index().cmp(&a.0.index()))
+        })
+        .map(|(a, _)| *a)
+}
+
 /// The "global prior" of each architecture run in meta-training: its accuracy z-scored within
 /// each task, averaged over the tasks it was run on, with that number of tasks.
 pub fn global_prior(records: &[RunRecord]) -> HashMap<Nb201Arch, (f64, usize)> {
     let mut seen = std::collections::HashSet::new();
-    let mut by_task: HashMap<String, Vec<(Nb201Arch, f64)>> = HashMap::new();
+    // Tasks in a fixed (sorted) order, so that the float sums below do not depend on hashing.
+    let mut by_task: BTreeMap<String, Vec<(Nb201Arch, f64)>> = BTreeMap::new();
     for r in records
         .iter()
         .filter(|r| r.role == Role::MetaTrain && usable(r))

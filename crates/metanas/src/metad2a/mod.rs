@@ -12,7 +12,8 @@
 mod data;
 
 pub use data::{
-    global_prior, ground_truths, GroundTruth, MetaData, MetaDataOptions, MetaTestSet, TaskEntry,
+    global_best, global_prior, ground_truths, GroundTruth, MetaData, MetaDataOptions, MetaTestSet,
+    TaskEntry,
 };
 
 use std::collections::HashSet;
@@ -195,6 +196,25 @@ pub struct Candidate {
     pub flops_m: f64,
 }
 
+impl SearchResult {
+    /// The ranked candidates as a text table, one line per candidate (what the CLI and the
+    /// quickstart print).
+    pub fn table(&self) -> String {
+        let mut out = String::from("rank  predicted %  params (M)  FLOPs (M)  cell\n");
+        for (i, c) in self.ranked.iter().enumerate() {
+            out += &format!(
+                "{:4}  {:11.2}  {:10.3}  {:9.1}  {}\n",
+                i + 1,
+                c.predicted_accuracy,
+                c.params_m,
+                c.flops_m,
+                c.arch
+            );
+        }
+        out
+    }
+}
+
 /// The result of a search.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SearchResult {
@@ -253,7 +273,8 @@ impl<B: Backend> MetaD2A<B> {
                     .collect();
                 let tasks = SetBatch::from_classes(m.feature_dim(), &sets, device)?;
                 let graphs: Vec<TypedGraph> = idx.iter().map(|&i| pairs[i].1.clone()).collect();
-                let graphs = GraphBatch::new(&graphs, 7, 8, device)?;
+                let graphs =
+                    GraphBatch::new(&graphs, m.decoder.num_types, m.decoder.max_vertices, device)?;
                 let eps = graph_vae::vae::normal_noise(idx.len(), m.decoder.latent, rng, device);
                 m.loss(&tasks, &graphs, eps, config.generator_train.noise_scale)
             },
