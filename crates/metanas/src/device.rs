@@ -8,10 +8,16 @@
 //!
 //! | spec | backend | device | cargo feature |
 //! |---|---|---|---|
-//! | `cpu`, `flex` | `Autodiff<Flex>` | the CPU | `flex` (default) |
-//! | `wgpu` | `Autodiff<Wgpu>` | Burn's default adapter (`CUBECL_WGPU_DEFAULT_DEVICE` overrides it) | `wgpu` |
-//! | `wgpu:N` | `Autodiff<Wgpu>` | the N-th discrete GPU | `wgpu` |
-//! | `cuda`, `cuda:N` | `Autodiff<Cuda>` | CUDA device 0 / N | `cuda` |
+//! | `cpu`, `flex` | [`CpuBackend`] | the CPU | `flex` (default) |
+//! | `wgpu` | [`WgpuBackend`] | Burn's default adapter (`CUBECL_WGPU_DEFAULT_DEVICE` overrides it) | `wgpu` |
+//! | `wgpu:N` | [`WgpuBackend`] | the N-th discrete GPU | `wgpu` |
+//! | `cuda`, `cuda:N` | [`CudaBackend`] | CUDA device 0 / N | `cuda` |
+//!
+//! **The GPU backends run without Burn's kernel fusion.** With fusion (Burn 0.21.0's default
+//! `Wgpu` and `Cuda` types), the gradients of an attention block with one query per set — the
+//! set encoder's pooling (PMA) — come out wrong on wgpu (wrong sign, not rounding), while the
+//! unfused backend matches flex to 1e-6: `crates/metanas/tests/parity_ops.rs` shows both. CUDA
+//! shares the fusion code, so it is unfused too until a GPU run proves otherwise.
 //!
 //! ```
 //! use burn::tensor::backend::AutodiffBackend;
@@ -233,13 +239,22 @@ pub trait WithBackend {
 #[cfg(feature = "flex")]
 pub type CpuBackend = burn::backend::Autodiff<burn::backend::Flex>;
 
-/// The wgpu training backend (f32): wgpu with autodiff.
+/// The wgpu backend without autodiff (f32), unfused: see the [module docs](self).
 #[cfg(feature = "wgpu")]
-pub type WgpuBackend = burn::backend::Autodiff<burn::backend::Wgpu>;
+pub type WgpuInner =
+    burn::backend::wgpu::CubeBackend<burn::backend::wgpu::WgpuRuntime, f32, i32, u32>;
 
-/// The CUDA training backend (f32): CUDA with autodiff.
+/// The wgpu training backend (f32): unfused wgpu with autodiff.
+#[cfg(feature = "wgpu")]
+pub type WgpuBackend = burn::backend::Autodiff<WgpuInner>;
+
+/// The CUDA backend without autodiff (f32), unfused: see the [module docs](self).
 #[cfg(feature = "cuda")]
-pub type CudaBackend = burn::backend::Autodiff<burn::backend::Cuda>;
+pub type CudaInner = burn_cubecl::CubeBackend<cubecl::cuda::CudaRuntime, f32, i32, u8>;
+
+/// The CUDA training backend (f32): unfused CUDA with autodiff.
+#[cfg(feature = "cuda")]
+pub type CudaBackend = burn::backend::Autodiff<CudaInner>;
 
 /// Runs `job` on the backend and device `spec` names, after [`DeviceSpec::check`].
 ///
