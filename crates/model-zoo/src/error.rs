@@ -75,4 +75,7 @@ pub enum TrainError {
         /// Number of classes.
         way: usize,
     },
+    /// The trained weights could not be serialised.
+    #[error("cannot serialise the trained weights: {0}")]
+    Record(String),
 }

@@ -35,6 +35,6 @@ mod train;
 pub use error::TrainError;
 pub use protocol::{Protocol, ProtocolError};
 pub use result::{EpochMetrics, RunResult, RunStatus};
-pub use train::train;
+pub use train::{train, train_with_weights};
 #[cfg(feature = "flex")]
-pub use train::{train_cpu, CpuBackend};
+pub use train::{train_cpu, train_cpu_with_weights, CpuBackend};

@@ -4,11 +4,12 @@ use std::f64::consts::PI;
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use burn::module::AutodiffModule;
+use burn::module::{AutodiffModule, Module};
 use burn::nn::loss::CrossEntropyLoss;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
+use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor};
 use datasets::Task;
@@ -37,6 +38,39 @@ pub fn train<B: AutodiffBackend>(
     seed: u64,
     device: &B::Device,
 ) -> Result<RunResult, TrainError> {
+    train_model::<B>(arch, task, protocol, seed, device).map(|(result, _)| result)
+}
+
+/// [`train`], also returning the trained network's weights as a Burn record (full precision,
+/// `BinBytesRecorder`), exactly the inference model that was tested (BN statistics included);
+/// `None` when the run diverged. `Nb201Network::load_record` reads them back.
+pub fn train_with_weights<B: AutodiffBackend>(
+    arch: Nb201Arch,
+    task: &Task,
+    protocol: &Protocol,
+    seed: u64,
+    device: &B::Device,
+) -> Result<(RunResult, Option<Vec<u8>>), TrainError> {
+    let (result, model) = train_model::<B>(arch, task, protocol, seed, device)?;
+    let weights = model
+        .map(|m| {
+            BinBytesRecorder::<FullPrecisionSettings>::default()
+                .record(m.into_record(), ())
+                .map_err(|e| TrainError::Record(e.to_string()))
+        })
+        .transpose()?;
+    Ok((result, weights))
+}
+
+/// [`train`], returning the tested inference model too (`None` if the run diverged).
+#[allow(clippy::type_complexity)]
+fn train_model<B: AutodiffBackend>(
+    arch: Nb201Arch,
+    task: &Task,
+    protocol: &Protocol,
+    seed: u64,
+    device: &B::Device,
+) -> Result<(RunResult, Option<Nb201Network<B::InnerBackend>>), TrainError> {
     let start = Instant::now();
     protocol.validate()?;
     let way = task.way();
@@ -66,12 +100,13 @@ pub fn train<B: AutodiffBackend>(
 
     let train_set = DeviceImages::<B::InnerBackend>::upload(&task.train, device);
     let test_set = DeviceImages::<B::InnerBackend>::upload(&task.test, device);
-    let (epochs, status) = run_epochs(model, &train_set, &test_set, protocol, seed, device);
+    let (epochs, status, trained) =
+        run_epochs(model, &train_set, &test_set, protocol, seed, device);
     let (test_accuracy, test_loss) = match (status, epochs.last()) {
         (RunStatus::Ok, Some(last)) => (last.test_accuracy, last.test_loss),
         _ => (None, None),
     };
-    Ok(RunResult {
+    let result = RunResult {
         arch,
         seed,
         epochs,
@@ -81,12 +116,24 @@ pub fn train<B: AutodiffBackend>(
         cost: arch.cost(&macro_config),
         param_count: cost::param_count(&arch, &macro_config),
         status,
-    })
+    };
+    Ok((result, trained))
 }
 
 /// The default CPU backend: flex with autodiff.
 #[cfg(feature = "flex")]
 pub type CpuBackend = burn::backend::Autodiff<burn::backend::Flex>;
+
+/// [`train_with_weights`] on the default CPU backend ([`CpuBackend`]).
+#[cfg(feature = "flex")]
+pub fn train_cpu_with_weights(
+    arch: Nb201Arch,
+    task: &Task,
+    protocol: &Protocol,
+    seed: u64,
+) -> Result<(RunResult, Option<Vec<u8>>), TrainError> {
+    train_with_weights::<CpuBackend>(arch, task, protocol, seed, &Default::default())
+}
 
 /// [`train`] on the default CPU backend ([`CpuBackend`]).
 #[cfg(feature = "flex")]
@@ -104,7 +151,9 @@ fn cosine_lr(lr: f64, step: usize, total: usize) -> f64 {
     0.5 * lr * (1.0 + (PI * step as f64 / total as f64).cos())
 }
 
-/// Trains for the protocol's epochs; returns the finished epochs' metrics and the status.
+/// Trains for the protocol's epochs; returns the finished epochs' metrics, the status, and the
+/// last tested inference model (`None` if the run diverged).
+#[allow(clippy::type_complexity)]
 fn run_epochs<B: AutodiffBackend>(
     mut model: Nb201Network<B>,
     train_set: &DeviceImages<B::InnerBackend>,
@@ -112,7 +161,11 @@ fn run_epochs<B: AutodiffBackend>(
     protocol: &Protocol,
     seed: u64,
     device: &B::Device,
-) -> (Vec<EpochMetrics>, RunStatus) {
+) -> (
+    Vec<EpochMetrics>,
+    RunStatus,
+    Option<Nb201Network<B::InnerBackend>>,
+) {
     let mut optim = SgdConfig::new()
         .with_momentum(Some(
             MomentumConfig::new()
@@ -136,6 +189,7 @@ fn run_epochs<B: AutodiffBackend>(
     let mut order: Vec<usize> = (0..n).collect();
     let mut metrics = Vec::with_capacity(protocol.epochs);
     let mut step = 0;
+    let mut tested = None;
 
     for epoch in 0..protocol.epochs {
         shuffle(&mut order, &mut rng);
@@ -147,7 +201,7 @@ fn run_epochs<B: AutodiffBackend>(
             let loss_value: f64 = loss.clone().into_scalar().elem();
             if !loss_value.is_finite() {
                 progress.finish_and_clear();
-                return (metrics, RunStatus::Diverged { epoch });
+                return (metrics, RunStatus::Diverged { epoch }, None);
             }
             loss_sum += loss_value * batch.len() as f64;
             correct += count_correct(logits.inner(), labels);
@@ -160,11 +214,13 @@ fn run_epochs<B: AutodiffBackend>(
 
         let last = epoch + 1 == protocol.epochs;
         let (test_loss, test_accuracy) = if last || protocol.test_every_epoch {
-            let (loss, accuracy) = evaluate(&model.valid(), train_set, test_set, protocol);
+            let valid = model.valid();
+            let (loss, accuracy) = evaluate(&valid, train_set, test_set, protocol);
             if !loss.is_finite() {
                 progress.finish_and_clear();
-                return (metrics, RunStatus::Diverged { epoch });
+                return (metrics, RunStatus::Diverged { epoch }, None);
             }
+            tested = Some(valid);
             (Some(loss), Some(accuracy))
         } else {
             (None, None)
@@ -180,7 +236,7 @@ fn run_epochs<B: AutodiffBackend>(
         metrics.push(epoch_metrics);
     }
     progress.finish_and_clear();
-    (metrics, RunStatus::Ok)
+    (metrics, RunStatus::Ok, tested)
 }
 
 /// Test loss and accuracy of an inference model, after BN recalibration on the training images

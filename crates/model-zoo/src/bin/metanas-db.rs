@@ -65,6 +65,10 @@ enum Command {
         /// Stores whose records count as done (e.g. the committed database).
         #[arg(long)]
         done: Vec<PathBuf>,
+        /// Keep each trained network's weights in this folder as `<sha256>.bin` (a Burn
+        /// full-precision binary record of the tested network), named by the record's `weights`.
+        #[arg(long)]
+        save_weights: Option<PathBuf>,
     },
     /// Merge stores into one, de-duplicating runs and checking that protocols agree.
     Merge {
@@ -172,6 +176,7 @@ fn run(cli: Cli) -> Result<(), String> {
             workers,
             limit,
             done,
+            save_weights,
         } => {
             let plan = read_plan(&plan)?;
             let bar = std::io::stderr().is_terminal().then(|| {
@@ -192,18 +197,25 @@ fn run(cli: Cli) -> Result<(), String> {
             let options = BuildOptions {
                 shard,
                 workers,
-                save_weights: None,
+                save_weights: save_weights.clone(),
                 limit,
                 done,
             };
+            let keep = save_weights.is_some();
             let report =
                 database::build(&plan, &store, &paths, &options, &progress, |job, task| {
-                    model_zoo::train_cpu(job.arch, task, &job.protocol, job.seed)
-                        .map(|result| Trained {
-                            result,
-                            weights: None,
-                        })
-                        .map_err(|e| e.to_string())
+                    if keep {
+                        model_zoo::train_cpu_with_weights(job.arch, task, &job.protocol, job.seed)
+                            .map(|(result, weights)| Trained { result, weights })
+                    } else {
+                        model_zoo::train_cpu(job.arch, task, &job.protocol, job.seed).map(
+                            |result| Trained {
+                                result,
+                                weights: None,
+                            },
+                        )
+                    }
+                    .map_err(|e| e.to_string())
                 })
                 .map_err(|e| e.to_string())?;
             if let Some(bar) = &progress.bar {
