@@ -350,6 +350,22 @@ const SET_ENCODER_LATENT: Tolerance = Tolerance {
     rtol: 1e-5,
 };
 
+/// Features of tasks with `sizes[t][c]` images in class `c` of task `t`, `dim` values each, from
+/// fixed streams.
+fn task_features(sizes: &[&[usize]], dim: usize) -> Vec<Vec<Vec<f32>>> {
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(t, classes)| {
+            classes
+                .iter()
+                .enumerate()
+                .map(|(c, &n)| data(n * dim, (t * 10 + c) as u64))
+                .collect()
+        })
+        .collect()
+}
+
 #[test]
 fn set_encoder_forward_matches() {
     const DIM: usize = 16;
@@ -360,18 +376,7 @@ fn set_encoder_forward_matches() {
 
     // Three tasks of uneven shape, so the padding masks are exercised: 5 classes of 1–6
     // images, 2 classes of 3, 3 classes of 4–6.
-    let sizes: [&[usize]; 3] = [&[1, 6, 2, 5, 3], &[3, 3], &[4, 6, 5]];
-    let tasks: Vec<Vec<Vec<f32>>> = sizes
-        .iter()
-        .enumerate()
-        .map(|(t, classes)| {
-            classes
-                .iter()
-                .enumerate()
-                .map(|(c, &n)| data(n * DIM, (t * 10 + c) as u64))
-                .collect()
-        })
-        .collect();
+    let tasks = task_features(&[&[1, 6, 2, 5, 3], &[3, 3], &[4, 6, 5]], DIM);
     let a = flex
         .encode(&SetBatch::from_classes(DIM, &tasks, &cpu()).expect("a valid batch"))
         .expect("encode on flex");
@@ -412,17 +417,7 @@ fn set_encoder_step_matches() {
         ("dense", [&[5, 5, 5, 5][..], &[5, 5, 5, 5], &[5, 5, 5, 5]]),
         ("padded", [&[1, 6, 2, 5, 3][..], &[3, 3], &[4, 6, 5]]),
     ] {
-        let tasks: Vec<Vec<Vec<f32>>> = sizes
-            .iter()
-            .enumerate()
-            .map(|(t, classes)| {
-                classes
-                    .iter()
-                    .enumerate()
-                    .map(|(c, &n)| data(n * DIM, (t * 10 + c) as u64))
-                    .collect()
-            })
-            .collect();
+        let tasks = task_features(&sizes, DIM);
         let a = flex
             .encode(&SetBatch::from_classes(DIM, &tasks, &cpu()).expect("a valid batch"))
             .expect("encode on flex");
