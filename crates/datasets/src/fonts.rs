@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use ab_glyph::{Font, FontVec, GlyphId};
+use sha2::Digest;
 
 use crate::error::{Error, Result};
 
@@ -14,6 +15,8 @@ pub struct LoadedFont {
     pub name: String,
     /// The parsed font.
     pub font: FontVec,
+    /// SHA-256 of the font file's bytes, hex.
+    pub digest: String,
 }
 
 impl std::fmt::Debug for LoadedFont {
@@ -36,6 +39,7 @@ impl LoadedFont {
 
     /// Parses a font file's content; `path` names the font and labels errors.
     pub fn from_bytes(bytes: Vec<u8>, path: &Path) -> Result<Self> {
+        let digest = crate::fingerprint::hex(&sha2::Sha256::digest(&bytes));
         let font = FontVec::try_from_vec(bytes).map_err(|e| Error::BadFont {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -47,6 +51,7 @@ impl LoadedFont {
             path: path.to_path_buf(),
             name,
             font,
+            digest,
         })
     }
 

@@ -19,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
 use crate::fonts::{discover_fonts, LoadedFont};
-use crate::gray::GrayImage;
+use crate::gray::SourceImage;
 use crate::scripts::Script;
 use crate::source::{Source, SourceSpec};
 
@@ -218,16 +218,12 @@ impl GlyphSource {
     }
 
     /// Renders glyph `id` of `font` on a `canvas`-pixel square, with the jitter drawn from `seed`.
-    fn render(&self, font: &LoadedFont, id: GlyphId, seed: u64) -> GrayImage {
+    fn render(&self, font: &LoadedFont, id: GlyphId, seed: u64) -> SourceImage {
         let canvas = self.options.canvas;
         let side = canvas as f32;
         let mut pixels = vec![0.0; canvas * canvas];
         let Some(outline) = font.font.outline(id) else {
-            return GrayImage {
-                width: canvas,
-                height: canvas,
-                pixels,
-            };
+            return SourceImage::gray(canvas, canvas, pixels);
         };
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut uniform = || rng.random::<f32>() * 2.0 - 1.0;
@@ -270,11 +266,7 @@ impl GlyphSource {
             }
         }
         rasterizer.for_each_pixel(|i, alpha| pixels[i] = alpha.min(1.0));
-        GrayImage {
-            width: canvas,
-            height: canvas,
-            pixels,
-        }
+        SourceImage::gray(canvas, canvas, pixels)
     }
 }
 
@@ -299,7 +291,21 @@ impl Source for GlyphSource {
         sample % self.class_fonts[class].len()
     }
 
-    fn image(&self, class: usize, sample: usize) -> Result<GrayImage> {
+    /// The fonts drawing the class, in sample order: each font file's SHA-256 and glyph id.
+    fn class_fingerprint(&self, class: usize) -> Result<String> {
+        let mut h = crate::fingerprint::Fingerprinter::new();
+        for &(f, id) in &self.class_fonts[class] {
+            h.update(self.fonts[f].digest.as_bytes());
+            h.update(&id.0.to_le_bytes());
+        }
+        Ok(h.finish())
+    }
+
+    fn class_origin(&self, class: usize) -> String {
+        format!("fonts {}", self.font_names(class).join(", "))
+    }
+
+    fn image(&self, class: usize, sample: usize) -> Result<SourceImage> {
         let fonts = &self.class_fonts[class];
         let (font_index, id) = fonts[sample % fonts.len()];
         let variant = (sample / fonts.len()) as u64;

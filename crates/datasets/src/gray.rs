@@ -1,14 +1,64 @@
-//! Grayscale images as sources produce them: [`GrayImage`] (one) and [`GrayImages`] (a file's worth).
+//! Images as sources produce them: [`SourceImage`] (one, grayscale or RGB) and [`GrayImages`]
+//! (a grayscale file's worth).
 
-/// One grayscale image, row-major `[height, width]`, values in `0..=1` (0 = background).
+/// One image at its source's native size, planar `[channels, height, width]` row-major, values
+/// in `0..=1` (0 = background for glyphs and digits). `channels` is 1 (grayscale) or 3 (RGB).
 #[derive(Clone, Debug, PartialEq)]
-pub struct GrayImage {
+pub struct SourceImage {
+    /// 1 (grayscale) or 3 (RGB, planar).
+    pub channels: usize,
     /// Width in pixels.
     pub width: usize,
     /// Height in pixels.
     pub height: usize,
-    /// `height * width` values in `0..=1`.
+    /// `channels * height * width` values in `0..=1`.
     pub pixels: Vec<f32>,
+}
+
+impl SourceImage {
+    /// A grayscale image from `height * width` values.
+    pub fn gray(width: usize, height: usize, pixels: Vec<f32>) -> Self {
+        debug_assert_eq!(pixels.len(), width * height);
+        Self {
+            channels: 1,
+            width,
+            height,
+            pixels,
+        }
+    }
+
+    /// One plane (channel `c`) of the image.
+    pub fn plane(&self, c: usize) -> &[f32] {
+        let n = self.width * self.height;
+        &self.pixels[c * n..(c + 1) * n]
+    }
+
+    /// The image with `channels` planes: grayscale is repeated into RGB, RGB is turned into
+    /// luma with the ITU-R BT.601 weights (0.299, 0.587, 0.114); the same count is a copy.
+    ///
+    /// # Panics
+    /// If `channels` is neither 1 nor 3, or the image's own count is neither.
+    pub fn with_channels(&self, channels: usize) -> SourceImage {
+        let n = self.width * self.height;
+        let pixels = match (self.channels, channels) {
+            (a, b) if a == b => self.pixels.clone(),
+            (1, 3) => self.pixels.repeat(3),
+            (3, 1) => (0..n)
+                .map(|i| {
+                    0.299 * self.pixels[i]
+                        + 0.587 * self.pixels[n + i]
+                        + 0.114 * self.pixels[2 * n + i]
+                })
+                .collect(),
+            (a, b) => panic!("SourceImage::with_channels: {a} -> {b} channels is not supported"),
+        };
+        SourceImage {
+            channels,
+            width: self.width,
+            height: self.height,
+            pixels,
+        }
+    }
 }
 
 /// Pixel storage of [`GrayImages`]: bytes where the file holds integers (4× smaller than f32).
@@ -53,7 +103,7 @@ impl GrayImages {
     ///
     /// # Panics
     /// If `i >= self.len()`.
-    pub fn image(&self, i: usize) -> GrayImage {
+    pub fn image(&self, i: usize) -> SourceImage {
         let n = self.height * self.width;
         let range = i * n..(i + 1) * n;
         let pixels = match &self.pixels {
@@ -66,11 +116,7 @@ impl GrayImages {
             }
             Pixels::Floats(values) => values[range].to_vec(),
         };
-        GrayImage {
-            width: self.width,
-            height: self.height,
-            pixels,
-        }
+        SourceImage::gray(self.width, self.height, pixels)
     }
 }
 

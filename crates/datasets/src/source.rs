@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::error::Result;
 use crate::folder::FolderSource;
 use crate::glyphs::{GlyphSource, GlyphsSpec};
-use crate::gray::{GrayImage, GrayImages};
+use crate::gray::{GrayImages, SourceImage};
 use crate::paths::DataPaths;
 use crate::{csv_mnist, digits, fashion_mnist, mnist_json};
 
@@ -51,6 +51,12 @@ pub enum SourceSpec {
     },
     /// Characters rendered from installed fonts, one class per character (see [`GlyphSource`]).
     Glyphs(GlyphsSpec),
+    /// RGB crops of photographs and wallpapers from Debian packages, one class per picture
+    /// (see [`crate::photos::PhotoSource`]).
+    Photos(crate::photos::PhotosSpec),
+    /// RGB procedural textures, one class per generated recipe (see
+    /// [`crate::procedural::ProceduralSource`]).
+    Procedural(crate::procedural::ProceduralSpec),
 }
 
 impl SourceSpec {
@@ -71,6 +77,8 @@ impl SourceSpec {
             SourceSpec::Digits => "digits".into(),
             SourceSpec::Folder { path } => format!("folder:{}", path.display()),
             SourceSpec::Glyphs(_) => "glyphs".into(),
+            SourceSpec::Photos(spec) => format!("photos:{}", spec.name),
+            SourceSpec::Procedural(spec) => format!("procedural:{}", spec.name),
         }
     }
 }
@@ -109,7 +117,30 @@ pub trait Source: Send + Sync + std::fmt::Debug {
     }
 
     /// Sample `sample` of `class`, at the source's native size.
-    fn image(&self, class: usize, sample: usize) -> Result<GrayImage>;
+    fn image(&self, class: usize, sample: usize) -> Result<SourceImage>;
+
+    /// The source's native channels: 1 (grayscale) or 3 (RGB). Tasks choose their own
+    /// ([`TaskSpec::channels`](crate::TaskSpec::channels)) and images are converted.
+    fn channels(&self) -> usize {
+        1
+    }
+
+    /// A fingerprint of everything that fixes `class`'s images (see [`crate::fingerprint`]).
+    ///
+    /// The default hashes every sample's decoded pixels, which suits in-memory sources; sources
+    /// with many rendered samples hash what they render from (font files, image files).
+    fn class_fingerprint(&self, class: usize) -> Result<String> {
+        let mut h = crate::fingerprint::Fingerprinter::new();
+        for sample in 0..self.num_samples(class) {
+            h.update_image(&self.image(class, sample)?);
+        }
+        Ok(h.finish())
+    }
+
+    /// Where `class`'s images come from, for error messages (files, fonts).
+    fn class_origin(&self, _class: usize) -> String {
+        self.spec().name()
+    }
 }
 
 /// Opens the source `spec` describes, reading data from `paths`.
@@ -143,6 +174,10 @@ pub fn open(spec: &SourceSpec, paths: &DataPaths) -> Result<Arc<dyn Source>> {
         )),
         SourceSpec::Folder { path } => Arc::new(FolderSource::open(path)?),
         SourceSpec::Glyphs(options) => Arc::new(GlyphSource::open(options, &paths.font_dirs)?),
+        SourceSpec::Photos(options) => Arc::new(crate::photos::PhotoSource::open(options)?),
+        SourceSpec::Procedural(options) => {
+            Arc::new(crate::procedural::ProceduralSource::open(options)?)
+        }
     };
     Ok(source)
 }
@@ -179,6 +214,8 @@ pub struct InMemorySource {
     images: GrayImages,
     /// Per class, the indices of its images in file order.
     members: Vec<Vec<usize>>,
+    /// Per class, its fingerprint once computed (hashing thousands of images once).
+    fingerprints: Vec<OnceLock<String>>,
 }
 
 impl InMemorySource {
@@ -192,6 +229,7 @@ impl InMemorySource {
             members[label].push(i);
         }
         Self {
+            fingerprints: (0..class_names.len()).map(|_| OnceLock::new()).collect(),
             spec,
             class_names,
             images,
@@ -218,8 +256,20 @@ impl Source for InMemorySource {
         self.members[class].len()
     }
 
-    fn image(&self, class: usize, sample: usize) -> Result<GrayImage> {
+    fn image(&self, class: usize, sample: usize) -> Result<SourceImage> {
         Ok(self.images.image(self.members[class][sample]))
+    }
+
+    /// The decoded pixels of every image of the class, in file order (cached).
+    fn class_fingerprint(&self, class: usize) -> Result<String> {
+        let fp = self.fingerprints[class].get_or_init(|| {
+            let mut h = crate::fingerprint::Fingerprinter::new();
+            for &i in &self.members[class] {
+                h.update_image(&self.images.image(i));
+            }
+            h.finish()
+        });
+        Ok(fp.clone())
     }
 }
 

@@ -32,7 +32,10 @@ pub struct TaskSpec {
     pub resolution: usize,
     /// Seed of every random choice made while building the task.
     pub seed: u64,
-    /// Output channels: 1 (grayscale) or 3 (grayscale repeated).
+    /// Output channels: 1 or 3. A grayscale source's plane is repeated into 3 channels; an RGB
+    /// source's image is turned into luma for 1 (see [`SourceImage::with_channels`]).
+    ///
+    /// [`SourceImage::with_channels`]: crate::SourceImage::with_channels
     #[serde(default = "default_channels")]
     pub channels: usize,
     /// How pixel values are normalised.
@@ -42,6 +45,15 @@ pub struct TaskSpec {
     /// train and test images are then drawn from all samples.
     #[serde(default)]
     pub test_groups: usize,
+    /// The names of `classes` (characters, file stems) when the spec is pinned
+    /// ([`TaskSpec::pin`]); empty = not pinned. Building checks them, so a source whose class
+    /// list differs is an error, not a different task.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class_names: Vec<String>,
+    /// One content fingerprint per class when pinned ([`Source::class_fingerprint`]); empty =
+    /// not pinned. Building checks them, so changed fonts or files are an error.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fingerprints: Vec<String>,
 }
 
 fn default_channels() -> usize {
@@ -82,7 +94,78 @@ impl TaskSpec {
             channels: 1,
             normalization: Normalization::Fixed,
             test_groups: 0,
+            class_names: Vec::new(),
+            fingerprints: Vec::new(),
         }
+    }
+
+    /// Pins the spec to `source`: records the names and content fingerprints of its classes,
+    /// so that [`Task::build`] on another machine either rebuilds this exact task or fails with
+    /// [`Error::ClassMismatch`] / [`Error::SourceChanged`].
+    pub fn pin(mut self, source: &dyn Source) -> Result<Self> {
+        self.validate()?;
+        let available = source.num_classes();
+        if let Some(&index) = self.classes.iter().find(|&&c| c >= available) {
+            return Err(Error::ClassOutOfRange { index, available });
+        }
+        self.class_names = self
+            .classes
+            .iter()
+            .map(|&c| source.class_names()[c].clone())
+            .collect();
+        self.fingerprints = self
+            .classes
+            .iter()
+            .map(|&c| source.class_fingerprint(c))
+            .collect::<Result<_>>()?;
+        Ok(self)
+    }
+
+    /// Whether the spec pins its classes' names and content.
+    pub fn is_pinned(&self) -> bool {
+        !self.class_names.is_empty()
+    }
+
+    /// Checks the pinned names and fingerprints against `source` (a no-op for an unpinned spec).
+    pub fn check_pins(&self, source: &dyn Source) -> Result<()> {
+        for (what, n) in [
+            ("class names", self.class_names.len()),
+            ("fingerprints", self.fingerprints.len()),
+        ] {
+            if n != 0 && n != self.classes.len() {
+                return Err(Error::BadPins {
+                    what,
+                    pinned: n,
+                    classes: self.classes.len(),
+                });
+            }
+        }
+        let names = source.class_names();
+        for (label, (&index, expected)) in self.classes.iter().zip(&self.class_names).enumerate() {
+            let found = names.get(index).cloned().unwrap_or_default();
+            if &found != expected {
+                return Err(Error::ClassMismatch {
+                    label,
+                    index,
+                    expected: expected.clone(),
+                    found,
+                    moved_to: names.iter().position(|n| n == expected),
+                });
+            }
+        }
+        for (label, (&index, expected)) in self.classes.iter().zip(&self.fingerprints).enumerate() {
+            let found = source.class_fingerprint(index)?;
+            if &found != expected {
+                return Err(Error::SourceChanged {
+                    label,
+                    class: names[index].clone(),
+                    expected: expected.clone(),
+                    found,
+                    origin: source.class_origin(index),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Sets the images per class of each split.
@@ -184,24 +267,28 @@ impl Task {
     /// draws `train_per_class + test_per_class` distinct samples (the first ones train, the rest
     /// test). With `test_groups = g > 0` it first draws `g` groups (fonts) of the class whose
     /// samples may only be test images, and draws train images from the other groups. Images are
-    /// resized to `resolution` (see [`mod@crate::resize`]), repeated to `channels` and
-    /// normalised.
+    /// converted to `channels` (see [`crate::SourceImage::with_channels`]), resized to
+    /// `resolution` (see [`mod@crate::resize`]) and normalised.
     pub fn from_source(spec: &TaskSpec, source: &dyn Source) -> Result<Task> {
         spec.validate()?;
         let available = source.num_classes();
         if let Some(&index) = spec.classes.iter().find(|&&c| c >= available) {
-            return Err(Error::ClassOutOfRange { index, available });
+            if !spec.is_pinned() {
+                return Err(Error::ClassOutOfRange { index, available });
+            }
         }
+        spec.check_pins(source)?;
         let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
         let side = spec.resolution;
-        let plane = side * side;
+        let plane = spec.channels * side * side;
         let mut train = Vec::with_capacity(spec.classes.len() * spec.train_per_class * plane);
         let mut test = Vec::with_capacity(spec.classes.len() * spec.test_per_class * plane);
         for &class in &spec.classes {
             let (train_samples, test_samples) = draw_samples(spec, source, class, &mut rng)?;
             for (samples, out) in [(train_samples, &mut train), (test_samples, &mut test)] {
                 for sample in samples {
-                    out.extend(resize(&source.image(class, sample)?, side, side).pixels);
+                    let image = source.image(class, sample)?.with_channels(spec.channels);
+                    out.extend(resize(&image, side, side).pixels);
                 }
             }
         }
@@ -210,18 +297,7 @@ impl Task {
             Normalization::PerTask => mean_and_inverse_std(&train),
         };
         let finish = |values: Vec<f32>, per_class: usize| {
-            let data = if spec.channels == 1 {
-                values.into_iter().map(|v| (v - shift) * scale).collect()
-            } else {
-                values
-                    .chunks_exact(plane)
-                    .flat_map(|img| {
-                        std::iter::repeat_n(img, spec.channels)
-                            .flatten()
-                            .map(|&v| (v - shift) * scale)
-                    })
-                    .collect()
-            };
+            let data = values.into_iter().map(|v| (v - shift) * scale).collect();
             Images {
                 data,
                 labels: (0..spec.classes.len())
@@ -314,7 +390,7 @@ fn mean_and_inverse_std(values: &[f32]) -> (f32, f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gray::{GrayImage, GrayImages, Pixels};
+    use crate::gray::{GrayImages, Pixels, SourceImage};
     use crate::source::InMemorySource;
 
     /// 3 classes × 10 images of 2×2; image `i` has all pixels `i / 29`.
@@ -361,12 +437,8 @@ mod tests {
         fn group(&self, _class: usize, sample: usize) -> usize {
             sample % 4
         }
-        fn image(&self, _class: usize, sample: usize) -> Result<GrayImage> {
-            Ok(GrayImage {
-                width: 1,
-                height: 1,
-                pixels: vec![(sample % 4) as f32 / 3.0],
-            })
+        fn image(&self, _class: usize, sample: usize) -> Result<SourceImage> {
+            Ok(SourceImage::gray(1, 1, vec![(sample % 4) as f32 / 3.0]))
         }
     }
 
@@ -508,6 +580,120 @@ mod tests {
             check(base.with_test_groups(1)),
             Error::NotEnoughGroups { .. }
         ));
+    }
+
+    #[test]
+    fn pinned_specs_rebuild_or_name_the_difference() {
+        let source = toy_source();
+        let spec = TaskSpec::new(SourceSpec::Digits, vec![2, 0], 3, 4, 2, 9)
+            .pin(&source)
+            .unwrap();
+        assert_eq!(spec.class_names, ["c", "a"]);
+        assert_eq!(spec.fingerprints.len(), 2);
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(serde_json::from_str::<TaskSpec>(&json).unwrap(), spec);
+        assert_eq!(
+            Task::from_source(&spec, &source).unwrap().train,
+            Task::from_source(
+                &TaskSpec::new(SourceSpec::Digits, vec![2, 0], 3, 4, 2, 9),
+                &source
+            )
+            .unwrap()
+            .train,
+            "pinning does not change the task"
+        );
+        // Another class list (say, other fonts installed): the name is checked, not the index.
+        let renamed = InMemorySource::new(
+            SourceSpec::Digits,
+            vec!["c".into(), "b".into(), "a".into()],
+            toy_source().images().clone(),
+        );
+        match Task::from_source(&spec, &renamed).unwrap_err() {
+            Error::ClassMismatch {
+                label: 0,
+                index: 2,
+                expected,
+                found,
+                moved_to: Some(0),
+            } => assert_eq!((expected.as_str(), found.as_str()), ("c", "a")),
+            e => panic!("{e}"),
+        }
+        // Same names, different pixels: the fingerprint catches it.
+        let mut images = toy_source().images().clone();
+        if let Pixels::Bytes { values, .. } = &mut images.pixels {
+            values[0] ^= 1; // image 0 is class 0 ("a")
+        }
+        let changed = InMemorySource::new(
+            SourceSpec::Digits,
+            vec!["a".into(), "b".into(), "c".into()],
+            images,
+        );
+        let err = Task::from_source(&spec, &changed).unwrap_err();
+        assert!(
+            matches!(&err, Error::SourceChanged { label: 1, class, .. } if class == "a"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("setup-data.sh"), "{err}");
+        let bad = TaskSpec {
+            fingerprints: vec!["x".into()],
+            ..spec
+        };
+        assert!(matches!(
+            Task::from_source(&bad, &source),
+            Err(Error::BadPins {
+                what: "fingerprints",
+                pinned: 1,
+                classes: 2
+            })
+        ));
+    }
+
+    #[test]
+    fn rgb_sources_give_rgb_or_luma_tasks() {
+        #[derive(Debug)]
+        struct Rgb(Vec<String>, SourceSpec);
+        impl Source for Rgb {
+            fn spec(&self) -> &SourceSpec {
+                &self.1
+            }
+            fn class_names(&self) -> &[String] {
+                &self.0
+            }
+            fn num_samples(&self, _class: usize) -> usize {
+                4
+            }
+            fn channels(&self) -> usize {
+                3
+            }
+            fn image(&self, class: usize, _sample: usize) -> Result<SourceImage> {
+                // Class 0 pure red, class 1 pure blue, 2×2.
+                let mut pixels = vec![0.0; 12];
+                let c = if class == 0 { 0 } else { 2 };
+                pixels[c * 4..c * 4 + 4].fill(1.0);
+                Ok(SourceImage {
+                    channels: 3,
+                    width: 2,
+                    height: 2,
+                    pixels,
+                })
+            }
+        }
+        let source = Rgb(vec!["r".into(), "b".into()], SourceSpec::Digits);
+        let spec = TaskSpec::new(SourceSpec::Digits, vec![0, 1], 1, 1, 2, 0).with_channels(3);
+        let task = Task::from_source(&spec, &source).unwrap();
+        // Fixed normalisation maps 1 → 1 and 0 → -1, per channel.
+        assert_eq!(
+            task.train.image(0),
+            [[1.0; 4], [-1.0; 4], [-1.0; 4]].concat()
+        );
+        assert_eq!(
+            task.train.image(1),
+            [[-1.0; 4], [-1.0; 4], [1.0; 4]].concat()
+        );
+        let luma = Task::from_source(&spec.with_channels(1), &source).unwrap();
+        let expect = |w: f32| (w - 0.5) * 2.0;
+        assert!((luma.train.image(0)[0] - expect(0.299)).abs() < 1e-6);
+        assert!((luma.train.image(1)[0] - expect(0.114)).abs() < 1e-6);
     }
 
     #[test]

@@ -271,3 +271,183 @@ fn glyphs_with_few_fonts_give_a_clear_error() {
         other => panic!("expected TooFewGlyphClasses, got {other:?}"),
     }
 }
+
+/// Opens both photo presets (decoding each picture once) for the photo tests.
+fn photo_presets() -> [(datasets::photos::PhotosSpec, Arc<dyn Source>); 2] {
+    use datasets::photos::PhotosSpec;
+    [PhotosSpec::meta_train(), PhotosSpec::meta_test()].map(|spec| {
+        let start = Instant::now();
+        // Cached, so that `check_task`'s rebuild does not decode the pictures again.
+        let source =
+            datasets::open_cached(&SourceSpec::Photos(spec.clone()), &DataPaths::from_env())
+                .unwrap_or_else(|err| {
+                    panic!(
+                        "cannot open photos:{}: {err}\nInstall the test data with \
+                     `bash scripts/setup-data.sh` (or set METANAS_SKIP_DATA_TESTS=1).",
+                        spec.name
+                    )
+                });
+        eprintln!(
+            "photos:{}: {} pictures opened in {:?}",
+            spec.name,
+            source.num_classes(),
+            start.elapsed()
+        );
+        (spec, source)
+    })
+}
+
+#[test]
+fn photos_meta_train_and_meta_test() {
+    if skip() {
+        return;
+    }
+    let [(train_spec, train), (test_spec, test)] = photo_presets();
+    assert_eq!(train.num_classes(), 47);
+    assert_eq!(test.num_classes(), 15);
+    for name in test.class_names() {
+        assert!(
+            !train
+                .class_names()
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(name)),
+            "photo class `{name}` is in both presets"
+        );
+    }
+    assert!(test_spec
+        .files
+        .iter()
+        .all(|f| !train_spec.files.contains(f)));
+    let mut fingerprints = std::collections::HashSet::new();
+    for source in [&train, &test] {
+        assert_eq!(source.channels(), 3);
+        for class in 0..source.num_classes() {
+            assert!(
+                fingerprints.insert(source.class_fingerprint(class).unwrap()),
+                "two photo classes share a fingerprint (identical files)"
+            );
+        }
+        let img = source.image(1, 7).unwrap();
+        assert_eq!((img.channels, img.width, img.height), (3, 32, 32));
+        assert!(img.pixels.iter().all(|v| (0.0..=1.0).contains(v)));
+        let spec = TaskSpec::new(
+            source.spec().clone(),
+            vec![3, 1, 4, 0, 5, 9, 2, 6, 8, 7],
+            5,
+            10,
+            16,
+            21,
+        )
+        .with_channels(3)
+        .pin(source.as_ref())
+        .unwrap();
+        check_task(&spec, source.as_ref());
+    }
+}
+
+/// Nearest-class-mean accuracy on 16×16 RGB pixels of 10-way photo tasks (50 train, 100 test
+/// crops per class): a difficulty check that the tasks are neither trivial nor hopeless.
+/// Run with `cargo test -p datasets --test sources -- --ignored --nocapture photo`.
+#[test]
+#[ignore = "difficulty report, slow in debug builds"]
+fn photos_nearest_class_mean_difficulty() {
+    if skip() {
+        return;
+    }
+    for (spec, source) in photo_presets() {
+        let specs = sample_task_specs(source.spec(), source.num_classes(), 10, 5, 3).unwrap();
+        let mut accuracies = Vec::new();
+        for task_spec in specs {
+            let task_spec = task_spec.with_shots(50, 100).with_channels(3);
+            let task = Task::from_source(&task_spec, source.as_ref()).unwrap();
+            let dim = task.train.image_len();
+            let mut means = vec![vec![0.0f32; dim]; 10];
+            for i in 0..task.train.len() {
+                let mean = &mut means[task.train.labels[i]];
+                for (m, &v) in mean.iter_mut().zip(task.train.image(i)) {
+                    *m += v / 50.0;
+                }
+            }
+            let correct = (0..task.test.len())
+                .filter(|&i| {
+                    let x = task.test.image(i);
+                    let distance = |m: &Vec<f32>| -> f32 {
+                        m.iter().zip(x).map(|(a, b)| (a - b) * (a - b)).sum()
+                    };
+                    let nearest = (0..10)
+                        .min_by(|&a, &b| distance(&means[a]).total_cmp(&distance(&means[b])))
+                        .unwrap();
+                    nearest == task.test.labels[i]
+                })
+                .count();
+            accuracies.push(correct as f32 / task.test.len() as f32);
+        }
+        let mean = accuracies.iter().sum::<f32>() / accuracies.len() as f32;
+        eprintln!(
+            "photos:{} nearest-class-mean, 10-way, 16x16 RGB, scales {}..{} per mille: \
+             mean {:.1}% over tasks {:?}",
+            spec.name,
+            spec.min_scale_permille,
+            spec.max_scale_permille,
+            100.0 * mean,
+            accuracies
+                .iter()
+                .map(|a| format!("{:.0}%", 100.0 * a))
+                .collect::<Vec<_>>()
+        );
+        assert!(
+            (0.15..0.95).contains(&mean),
+            "photos:{}: nearest-class-mean accuracy {mean} is out of the useful range",
+            spec.name
+        );
+    }
+}
+
+#[test]
+fn procedural_textures_build_rgb_tasks() {
+    use datasets::procedural::{ProceduralSource, ProceduralSpec};
+    // Needs no installed data: every class is generated from its global id.
+    let options = ProceduralSpec::meta_test();
+    let spec = SourceSpec::Procedural(options.clone());
+    assert_eq!(spec.name(), "procedural:test");
+    let source = open(&spec, &DataPaths::default()).unwrap();
+    assert_eq!(source.num_classes(), 60);
+    assert_eq!(source.channels(), 3);
+    let classes = vec![0, 7, 13, 21, 28, 34, 40, 47, 52, 59];
+    let task_spec = TaskSpec::new(spec.clone(), classes, 50, 100, 16, 3).with_channels(3);
+    let start = Instant::now();
+    let task = Task::build(&task_spec, &DataPaths::default()).unwrap();
+    eprintln!(
+        "procedural: 10-way task of 1500 images built in {:?}",
+        start.elapsed()
+    );
+    assert_eq!(task.train.len(), 500);
+    assert_eq!(task.test.len(), 1000);
+    assert_eq!(
+        (task.train.channels, task.train.height, task.train.width),
+        (3, 16, 16)
+    );
+    assert_eq!(task.test.data.len(), 1000 * 3 * 16 * 16);
+    assert!(task.train.data.iter().all(|v| (-1.0..=1.0).contains(v)));
+    assert_eq!(
+        Task::build(&task_spec, &DataPaths::default()).unwrap(),
+        task
+    );
+    check_task(&task_spec.clone().with_shots(5, 5), source.as_ref());
+    // Pinned specs rebuild; the pins do not render anything.
+    let pinned = task_spec.pin(source.as_ref()).unwrap();
+    assert_eq!(pinned.class_names[0], "tex-1000000");
+    assert_eq!(
+        Task::build(&pinned, &DataPaths::default()).unwrap().train,
+        task.train
+    );
+    // Errors are typed.
+    let bad = ProceduralSpec {
+        canvas: 2,
+        ..options
+    };
+    assert!(matches!(
+        ProceduralSource::open(&bad),
+        Err(Error::BadProceduralCanvas(2))
+    ));
+}

@@ -163,6 +163,10 @@ pub struct BuildOptions {
     pub limit: Option<usize>,
     /// Other stores whose records count as done (e.g. the committed database).
     pub done: Vec<PathBuf>,
+    /// Run only groups whose name starts with one of these prefixes; empty = all groups.
+    pub groups: Vec<String>,
+    /// Run only seeds `0..=max_seed`; `None` = all seeds.
+    pub max_seed: Option<u64>,
 }
 
 impl Default for BuildOptions {
@@ -173,6 +177,8 @@ impl Default for BuildOptions {
             save_weights: None,
             limit: None,
             done: Vec::new(),
+            groups: Vec::new(),
+            max_seed: None,
         }
     }
 }
@@ -238,6 +244,10 @@ where
         .jobs(paths)?
         .into_iter()
         .filter(|j| options.shard.owns(j.unit))
+        .filter(|j| {
+            options.groups.is_empty() || options.groups.iter().any(|g| j.group.starts_with(g))
+        })
+        .filter(|j| options.max_seed.is_none_or(|m| j.seed <= m))
         .collect();
     let mut report = BuildReport {
         planned: jobs.len(),

@@ -20,6 +20,7 @@
 //! Files: `protocol.rs` (hyperparameters, checked), `train.rs` (the loop), `result.rs` (the
 //! record), `error.rs` (refusals), `data.rs` (device batches and shuffling).
 
+pub mod analysis;
 pub mod database;
 pub mod plan;
 pub mod presets;

@@ -3,15 +3,15 @@
 //! `metanas-db plan` writes them as JSON (`crates/model-zoo/data/`); the JSON files are what the
 //! builder runs, so a plan stays reproducible even if these functions change later.
 
+use datasets::held_out::{meta_train_scripts, META_TEST_SCRIPTS};
+use datasets::photos::PhotosSpec;
+use datasets::procedural::ProceduralSpec;
 use datasets::{GlyphsSpec, Script, SourceSpec, Split};
 use search_space::benchmark::{Dataset, Nb201Benchmark};
 use search_space::Nb201Arch;
 
 use crate::plan::{Plan, PlanGroup, Role};
 use crate::protocol::Protocol;
-
-/// Glyph scripts never used for meta-training: the held-out glyph meta-test datasets.
-pub const META_TEST_SCRIPTS: [Script; 2] = [Script::Georgian, Script::Ethiopic];
 
 /// Glyph options of the shipped plans: 80 renderings per (character, font), so that a class
 /// drawn by the minimum of 4 fonts still has the 300 images the mini protocol asks for.
@@ -23,12 +23,20 @@ fn glyphs(scripts: Vec<Script>) -> SourceSpec {
     })
 }
 
-/// Glyphs of every default script except [`META_TEST_SCRIPTS`].
+/// Glyphs of every default script except the held-out ones
+/// ([`datasets::held_out::META_TEST_SCRIPTS`]).
 pub fn meta_train_glyphs() -> SourceSpec {
+    glyphs(meta_train_scripts())
+}
+
+/// The v1 database's meta-training glyphs: every default script but Georgian and Ethiopic.
+/// Kept so [`database_plan`] still writes the committed v1 plan; it leaks `digits` (MNIST's
+/// shapes) into meta-training, which v2 fixes with [`meta_train_glyphs`].
+fn v1_meta_train_glyphs() -> SourceSpec {
     glyphs(
         Script::defaults()
             .into_iter()
-            .filter(|s| !META_TEST_SCRIPTS.contains(s))
+            .filter(|s| ![Script::Georgian, Script::Ethiopic].contains(s))
             .collect(),
     )
 }
@@ -95,6 +103,9 @@ fn group(
         connected_only: false,
         test_groups: 0,
         protocol: Protocol::mini(),
+        panel_archs: 0,
+        channels: 1,
+        pin: false,
     }
 }
 
@@ -108,10 +119,11 @@ pub fn study_plan() -> Plan {
         name: "protocol-study".into(),
         seed: 2026,
         good_cells: Vec::new(),
+        panel: Vec::new(),
         groups: vec![
             PlanGroup {
                 protocol: glyph_protocol(),
-                ..study("study/glyphs-20way", meta_train_glyphs(), 20)
+                ..study("study/glyphs-20way", v1_meta_train_glyphs(), 20)
             },
             study(
                 "study/fashion-10way",
@@ -139,10 +151,11 @@ pub fn database_plan(good: Vec<Nb201Arch>) -> Plan {
         name: "metanas-nb201-v1".into(),
         seed: 20261122,
         good_cells: good,
+        panel: Vec::new(),
         groups: vec![
             PlanGroup {
                 protocol: glyph_protocol(),
-                ..train("train/glyphs", meta_train_glyphs(), 20, 120)
+                ..train("train/glyphs", v1_meta_train_glyphs(), 20, 120)
             },
             train(
                 "train/fashion",
@@ -170,6 +183,231 @@ pub fn database_plan(good: Vec<Nb201Arch>) -> Plan {
                     6,
                 )
             },
+        ],
+    }
+}
+
+/// The v2 panel: the `good` known-good cells, then `stratified` connected cells drawn uniformly
+/// among the isomorphism classes within strata of the number of 3×3 convolutions (0, 1, 2, 3, 4,
+/// 5–6), as equal in size as `stratified` allows; no two cells isomorphic.
+pub fn panel_cells(good: &[Nb201Arch], stratified: usize, seed: u64) -> Vec<Nb201Arch> {
+    use rand::seq::IndexedRandom;
+    use rand::SeedableRng;
+    use search_space::Op;
+    let mut ids: std::collections::BTreeSet<usize> =
+        good.iter().map(|a| a.canonical_id()).collect();
+    let mut panel: Vec<Nb201Arch> = good.to_vec();
+    let mut strata: Vec<Vec<Nb201Arch>> = vec![Vec::new(); 6];
+    for arch in Nb201Arch::canonical_classes() {
+        if arch.is_connected() && !ids.contains(&arch.canonical_id()) {
+            strata[arch.count(Op::NorConv3x3).min(5)].push(arch);
+        }
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let per = stratified / strata.len();
+    let extra = stratified % strata.len();
+    for (k, stratum) in strata.iter().enumerate() {
+        let want = per + usize::from(k < extra);
+        for &arch in stratum.choose_multiple(&mut rng, want) {
+            if ids.insert(arch.canonical_id()) {
+                panel.push(arch);
+            }
+        }
+    }
+    panel
+}
+
+/// The mini protocol of the v2 database for `train`/`test` images per class at `resolution`:
+/// at least 60 optimiser steps however small the task (`Protocol::min_steps`).
+pub fn v2_protocol(train: usize, test: usize, resolution: usize) -> Protocol {
+    Protocol {
+        train_per_class: train,
+        test_per_class: test,
+        resolution,
+        min_steps: 60,
+        ..Protocol::mini()
+    }
+}
+
+/// One v2 group: pinned tasks of `way` classes with `train`/`test` images per class at
+/// `resolution` and `channels`; meta-test groups measure the whole panel with `seeds` seeds,
+/// meta-training groups 20 panel cells and 3 fresh uniform cells with one seed.
+#[allow(clippy::too_many_arguments)]
+fn v2_group(
+    name: &str,
+    role: Role,
+    source: SourceSpec,
+    channels: usize,
+    (way, train, test, resolution): (usize, usize, usize, usize),
+    tasks: usize,
+    panel: usize,
+    seeds: usize,
+) -> PlanGroup {
+    let meta_train = role == Role::MetaTrain;
+    PlanGroup {
+        name: name.into(),
+        role,
+        source,
+        classes: Vec::new(),
+        way,
+        tasks,
+        uniform_archs: if meta_train { V2_FRESH_CELLS } else { 0 },
+        good_archs: 0,
+        seeds,
+        connected_only: false,
+        test_groups: 0,
+        protocol: v2_protocol(train, test, resolution),
+        panel_archs: if meta_train { V2_PANEL_PER_TASK } else { panel },
+        channels,
+        pin: true,
+    }
+}
+
+/// Panel cells each v2 meta-training task measures.
+pub const V2_PANEL_PER_TASK: usize = 20;
+/// Fresh uniform cells (outside the panel) each v2 meta-training task measures.
+pub const V2_FRESH_CELLS: usize = 3;
+/// Seeds planned per (meta-test set, panel cell) in v2; builders take them seed by seed.
+pub const V2_TEST_SEEDS: usize = 10;
+
+/// The v2 database (issue 13): four meta-training domains — glyphs, Fashion-MNIST, photo crops
+/// (RGB) and procedural textures (RGB) — with class counts 5–20, 10–200 training images per
+/// class and 8–32 px, 150 tasks that each measure 20 cells of a fixed panel plus 3 fresh ones;
+/// and five meta-test sets over four domains (MNIST, Georgian and Ethiopic glyphs, held-out
+/// photos, held-out textures), each measuring the whole panel with up to
+/// [`V2_TEST_SEEDS`] seeds and larger test splits. Every task is pinned to its data.
+pub fn database_plan_v2(panel: Vec<Nb201Arch>) -> Plan {
+    use Role::{MetaTest, MetaTrain};
+    let n = panel.len();
+    let gray = 1;
+    let rgb = 3;
+    let fashion = SourceSpec::FashionMnist {
+        split: Split::Train,
+    };
+    let photos = SourceSpec::Photos(PhotosSpec::meta_train());
+    let textures = SourceSpec::Procedural(ProceduralSpec::meta_train());
+    let train = |name, source, channels, shape, tasks| {
+        v2_group(name, MetaTrain, source, channels, shape, tasks, 0, 1)
+    };
+    let test = |name, source, channels, shape| {
+        v2_group(name, MetaTest, source, channels, shape, 1, n, V2_TEST_SEEDS)
+    };
+    let [georgian, ethiopic] = [Script::Georgian, Script::Ethiopic];
+    debug_assert!(META_TEST_SCRIPTS.contains(&georgian) && META_TEST_SCRIPTS.contains(&ethiopic));
+    Plan {
+        name: "metanas-nb201-v2".into(),
+        seed: 20261202,
+        good_cells: Vec::new(),
+        panel,
+        groups: vec![
+            test(
+                "test/mnist",
+                SourceSpec::MnistJson,
+                gray,
+                (10, 100, 750, 16),
+            ),
+            test(
+                "test/glyphs-georgian",
+                meta_test_glyphs(georgian),
+                gray,
+                (20, 50, 250, 16),
+            ),
+            test(
+                "test/glyphs-ethiopic",
+                meta_test_glyphs(ethiopic),
+                gray,
+                (20, 50, 250, 16),
+            ),
+            test(
+                "test/photos",
+                SourceSpec::Photos(PhotosSpec::meta_test()),
+                rgb,
+                (10, 50, 300, 16),
+            ),
+            test(
+                "test/textures",
+                SourceSpec::Procedural(ProceduralSpec::meta_test()),
+                rgb,
+                (10, 50, 300, 16),
+            ),
+            train(
+                "train/glyphs-20w50s16",
+                meta_train_glyphs(),
+                gray,
+                (20, 50, 100, 16),
+                30,
+            ),
+            train(
+                "train/glyphs-10w20s12",
+                meta_train_glyphs(),
+                gray,
+                (10, 20, 100, 12),
+                15,
+            ),
+            train(
+                "train/glyphs-15w30s24",
+                meta_train_glyphs(),
+                gray,
+                (15, 30, 100, 24),
+                10,
+            ),
+            train(
+                "train/glyphs-5w10s8",
+                meta_train_glyphs(),
+                gray,
+                (5, 10, 100, 8),
+                10,
+            ),
+            train(
+                "train/fashion-5w200s16",
+                fashion.clone(),
+                gray,
+                (5, 200, 200, 16),
+                10,
+            ),
+            train(
+                "train/fashion-10w40s12",
+                fashion,
+                gray,
+                (10, 40, 200, 12),
+                10,
+            ),
+            train(
+                "train/photos-10w50s16",
+                photos.clone(),
+                rgb,
+                (10, 50, 100, 16),
+                15,
+            ),
+            train(
+                "train/photos-20w30s16",
+                photos.clone(),
+                rgb,
+                (20, 30, 100, 16),
+                10,
+            ),
+            train("train/photos-5w100s32", photos, rgb, (5, 100, 100, 32), 5),
+            train(
+                "train/textures-10w50s16",
+                textures.clone(),
+                rgb,
+                (10, 50, 100, 16),
+                15,
+            ),
+            train(
+                "train/textures-20w20s12",
+                textures.clone(),
+                rgb,
+                (20, 20, 100, 12),
+                10,
+            ),
+            train(
+                "train/textures-5w150s8",
+                textures,
+                rgb,
+                (5, 150, 100, 8),
+                10,
+            ),
         ],
     }
 }

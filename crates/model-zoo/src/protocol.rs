@@ -44,6 +44,14 @@ pub struct Protocol {
     pub test_every_epoch: bool,
     /// How many seeds a database record averages (the trainer runs one seed per call).
     pub seeds_per_record: usize,
+    /// At least this many optimiser steps: a task with few training images gets more epochs
+    /// (see [`Protocol::epochs_for`]). 0 = exactly `epochs` (the v1 database).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_steps: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Default for Protocol {
@@ -72,6 +80,7 @@ impl Protocol {
             bn_recalibration: true,
             test_every_epoch: false,
             seeds_per_record: 1,
+            min_steps: 0,
         }
     }
 
@@ -93,6 +102,7 @@ impl Protocol {
             bn_recalibration: false,
             test_every_epoch: true,
             seeds_per_record: 3,
+            min_steps: 0,
         }
     }
 
@@ -114,6 +124,13 @@ impl Protocol {
         let full = train_images / self.batch_size;
         let rest = train_images % self.batch_size;
         full + usize::from(rest >= 2)
+    }
+
+    /// Epochs a run on `train_images` images trains for: `epochs`, raised until the run takes at
+    /// least `min_steps` optimiser steps.
+    pub fn epochs_for(&self, train_images: usize) -> usize {
+        let per_epoch = self.steps_per_epoch(train_images).max(1);
+        self.epochs.max(self.min_steps.div_ceil(per_epoch))
     }
 
     /// Checks every field; the first invalid one is reported.

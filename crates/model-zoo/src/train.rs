@@ -183,15 +183,16 @@ fn run_epochs<B: AutodiffBackend>(
     let n = train_set.len();
     let batch_size = protocol.batch_size;
     let steps_per_epoch = protocol.steps_per_epoch(n);
-    let total_steps = steps_per_epoch * protocol.epochs;
+    let num_epochs = protocol.epochs_for(n);
+    let total_steps = steps_per_epoch * num_epochs;
     let progress = progress_bar(total_steps);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..n).collect();
-    let mut metrics = Vec::with_capacity(protocol.epochs);
+    let mut metrics = Vec::with_capacity(num_epochs);
     let mut step = 0;
     let mut tested = None;
 
-    for epoch in 0..protocol.epochs {
+    for epoch in 0..num_epochs {
         shuffle(&mut order, &mut rng);
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
         for batch in order.chunks(batch_size).take(steps_per_epoch) {
@@ -212,7 +213,7 @@ fn run_epochs<B: AutodiffBackend>(
             progress.inc(1);
         }
 
-        let last = epoch + 1 == protocol.epochs;
+        let last = epoch + 1 == num_epochs;
         let (test_loss, test_accuracy) = if last || protocol.test_every_epoch {
             let valid = model.valid();
             let (loss, accuracy) = evaluate(&valid, train_set, test_set, protocol);

@@ -31,6 +31,7 @@ fn tiny_plan(tasks: usize, archs: usize) -> Plan {
         name: "tiny".into(),
         seed: 5,
         good_cells: vec![Nb201Arch::from_index(9930).unwrap()],
+        panel: Vec::new(),
         groups: vec![PlanGroup {
             name: "train/digits".into(),
             role: Role::MetaTrain,
@@ -44,6 +45,9 @@ fn tiny_plan(tasks: usize, archs: usize) -> Plan {
             connected_only: false,
             test_groups: 0,
             protocol: tiny_protocol(),
+            panel_archs: 0,
+            channels: 1,
+            pin: false,
         }],
     }
 }

@@ -41,14 +41,7 @@ use crate::init::{linear, mix};
 /// The glyph scripts kept away from the CNN for meta-testing (plus `digits`, which looks like
 /// MNIST).
 pub fn cnn_held_out_scripts() -> Vec<Script> {
-    vec![
-        Script::Digits,
-        Script::Georgian,
-        Script::Ethiopic,
-        Script::Khmer,
-        Script::Myanmar,
-        Script::Sinhala,
-    ]
+    datasets::held_out::META_TEST_SCRIPTS.to_vec()
 }
 
 /// The glyph scripts the CNN trains on: [`Script::defaults`] minus [`cnn_held_out_scripts`].

@@ -65,6 +65,12 @@ enum Command {
         /// Stores whose records count as done (e.g. the committed database).
         #[arg(long)]
         done: Vec<PathBuf>,
+        /// Run only groups whose name starts with one of these (e.g. `test/`).
+        #[arg(long)]
+        groups: Vec<String>,
+        /// Run only seeds up to this one (e.g. 3: the first four meta-test seeds).
+        #[arg(long)]
+        max_seed: Option<u64>,
         /// Keep each trained network's weights in this folder as `<sha256>.bin` (a Burn
         /// full-precision binary record of the tested network), named by the record's `weights`.
         #[arg(long)]
@@ -93,6 +99,22 @@ enum Command {
         /// NAS-Bench-201 table for the rank correlation with CIFAR-10.
         #[arg(long)]
         nb201: Option<PathBuf>,
+    },
+    /// The signal report: composition, seed noise, split-half reliability, cross-task
+    /// agreement, task × cell interaction share, regret of trivial picks (markdown).
+    Analyze {
+        /// The store.
+        store: PathBuf,
+        /// Panel cells: a JSON array of NB201 cell strings, or a plan with a `panel` field
+        /// (default: the cells measured on every meta-test task).
+        #[arg(long)]
+        panel: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Seed of the random splits and bootstraps.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
 }
 
@@ -155,10 +177,12 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Plan { out, nb201 } => {
             let bench = Nb201Benchmark::from_path(&nb201).map_err(|e| e.to_string())?;
             let good = presets::good_cells(&bench, 30);
+            let panel = presets::panel_cells(&good, 70, 20261202);
             std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
             for (file, plan) in [
                 ("study-plan.json", presets::study_plan()),
                 ("plan.json", presets::database_plan(good)),
+                ("plan-v2.json", presets::database_plan_v2(panel)),
             ] {
                 let path = out.join(file);
                 let text = serde_json::to_string_pretty(&plan).expect("plans serialise");
@@ -177,6 +201,8 @@ fn run(cli: Cli) -> Result<(), String> {
             limit,
             done,
             save_weights,
+            groups,
+            max_seed,
         } => {
             let plan = read_plan(&plan)?;
             let bar = std::io::stderr().is_terminal().then(|| {
@@ -200,6 +226,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 save_weights: save_weights.clone(),
                 limit,
                 done,
+                groups,
+                max_seed,
             };
             let keep = save_weights.is_some();
             let report =
@@ -324,5 +352,35 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
+        Command::Analyze {
+            store,
+            panel,
+            json,
+            seed,
+        } => analyze(&store, panel.as_ref(), json, seed),
     }
+}
+
+/// `metanas-db analyze`: read the store (and panel), print the report.
+fn analyze(store: &PathBuf, panel: Option<&PathBuf>, json: bool, seed: u64) -> Result<(), String> {
+    use model_zoo::analysis::{self, AnalyzeOptions};
+    let records = database::load(std::slice::from_ref(store)).map_err(|e| e.to_string())?;
+    let panel = panel
+        .map(|p| {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            analysis::parse_panel(&text).map_err(|e| format!("{}: {e}", p.display()))
+        })
+        .transpose()?;
+    let options = AnalyzeOptions {
+        seed,
+        ..AnalyzeOptions::default()
+    };
+    let report = analysis::analyze(&records, panel.as_deref(), &options);
+    if json {
+        let text = serde_json::to_string_pretty(&report).expect("reports serialise");
+        println!("{text}");
+    } else {
+        print!("{report}");
+    }
+    Ok(())
 }

@@ -1,0 +1,2043 @@
+//! The database's signal report: how much of what the runs record is architecture signal, how
+//! much is seed noise, and how much of the signal depends on the task.
+//!
+//! [`analyze`] derives everything from the [`RunRecord`]s (groups, tasks, cells, seeds; no names
+//! are built in) and returns a [`Report`]: `Display` writes markdown tables for
+//! `docs/database.md`, `Serialize` writes the same numbers as JSON. Sections:
+//!
+//! 1. composition per group; 2. seed noise (pooled within-cell seed std); 3. split-half
+//!    reliability of each meta-test task's cell ranking; 4. cross-task agreement (Spearman of
+//!    cell means between tasks); 5. the task × cell interaction share, the ceiling on what
+//!    conditioning on the dataset can add; 6. the regret of trivial picks on each meta-test task.
+//!
+//! Conventions: a *task* is a distinct [`TaskSpec`](datasets::TaskSpec); a *cell* is an
+//! isomorphism class of NAS-Bench-201 cells ([`Nb201Arch::canonical_id`]); a cell's value on a
+//! task is the mean over its runs there (its "seeds"; runs of two isomorphic cells count as two
+//! seeds). Only `ok` runs count, the others are counted and skipped. The *panel* is the set of
+//! cells the cross-task statistics use: the cells given, or else those measured on every
+//! meta-test task. Accuracies are reported in percent and percentage points (pp). Every random
+//! draw comes from ChaCha8 seeded with [`AnalyzeOptions::seed`], so a report is reproducible.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use search_space::Nb201Arch;
+use serde::Serialize;
+
+use crate::database::RunRecord;
+use crate::plan::Role;
+use crate::stats::{
+    additive_fit, bootstrap, mean, median, percentile_interval, pooled_variance, quantile, ranks,
+    spearman, spearman_brown, split_half_even_odd, split_half_random, split_half_random_top,
+    variance,
+};
+
+/// Split-half reliability a meta-test task should reach over all panel cells.
+pub const TARGET_ALL: f64 = 0.8;
+/// Split-half reliability a meta-test task should reach within the better half of the panel.
+pub const TARGET_BETTER_HALF: f64 = 0.5;
+
+/// Settings of [`analyze`].
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AnalyzeOptions {
+    /// Seed of every random draw (random split-halves and bootstraps).
+    pub seed: u64,
+    /// Bootstrap resamples: of tasks for the interaction share, of seeds for regret.
+    pub bootstrap: usize,
+    /// Random split-halves averaged per task.
+    pub splits: usize,
+    /// Fewest shared panel cells for a pair of tasks to enter the agreement; also the fewest
+    /// cells the default panel (cells on every meta-test task) may have before the report falls
+    /// back to all cells.
+    pub min_shared: usize,
+    /// Fewest meta-training tasks a cell must be measured on to be the "global best" pick: a
+    /// cell seen on two or three tasks can top the mean percentile rank by luck.
+    pub min_train_tasks: usize,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            bootstrap: 200,
+            splits: 200,
+            min_shared: 10,
+            min_train_tasks: 10,
+        }
+    }
+}
+
+/// Why a panel file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PanelError {
+    /// Not JSON.
+    #[error("panel is not JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// JSON of another shape.
+    #[error("panel must be a JSON array of NB201 cell strings or an object with a `panel` array")]
+    Shape,
+    /// An entry is not a cell string.
+    #[error("panel entry {index}: {message}")]
+    Arch {
+        /// 0-based position in the array.
+        index: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// Read a panel: a JSON array of NB201 cell strings, or an object (e.g. a plan) whose `panel`
+/// field is such an array.
+///
+/// ```
+/// let cells = model_zoo::analysis::parse_panel(
+///     r#"{"name": "plan", "panel": ["|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"]}"#,
+/// )
+/// .unwrap();
+/// assert_eq!(cells.len(), 1);
+/// ```
+pub fn parse_panel(text: &str) -> Result<Vec<Nb201Arch>, PanelError> {
+    let value: serde_json::Value = serde_json::from_str(text)?;
+    let list = match &value {
+        serde_json::Value::Array(a) => a,
+        serde_json::Value::Object(o) => match o.get("panel") {
+            Some(serde_json::Value::Array(a)) => a,
+            _ => return Err(PanelError::Shape),
+        },
+        _ => return Err(PanelError::Shape),
+    };
+    list.iter()
+        .enumerate()
+        .map(|(index, v)| {
+            let s = v.as_str().ok_or_else(|| PanelError::Arch {
+                index,
+                message: format!("expected a string, found {v}"),
+            })?;
+            s.parse().map_err(|e| PanelError::Arch {
+                index,
+                message: format!("`{s}`: {e}"),
+            })
+        })
+        .collect()
+}
+
+/// The whole report. `Display` writes it as markdown.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Records read.
+    pub records: usize,
+    /// Records that are not `ok` (diverged or failed), skipped.
+    pub failed: usize,
+    /// Distinct tasks.
+    pub tasks: usize,
+    /// Distinct cells (isomorphism classes) with an `ok` run.
+    pub cells: usize,
+    /// Which cells the panel statistics use.
+    pub panel: PanelInfo,
+    /// 1. Per group.
+    pub composition: Vec<GroupComposition>,
+    /// 2. Per meta-test task, and pooled per meta-training group.
+    pub seed_noise: Vec<SeedNoise>,
+    /// 3. Per meta-test task and metric.
+    pub split_half: Vec<SplitHalf>,
+    /// 4. Between tasks.
+    pub agreement: Agreement,
+    /// 5. `None` when the panel matrix has no residual degrees of freedom.
+    pub interaction: Option<Interaction>,
+    /// 6. Per meta-test task.
+    pub regret: Regret,
+    /// The settings used.
+    pub options: AnalyzeOptions,
+}
+
+/// Where the panel came from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum PanelSource {
+    /// Given by the caller (`--panel`).
+    Given {
+        /// Cells given (isomorphic duplicates counted once).
+        cells: usize,
+    },
+    /// The cells measured on every meta-test task.
+    EveryMetaTestTask,
+    /// All cells, because too few cells are measured on every meta-test task.
+    AllCells {
+        /// Cells measured on every meta-test task.
+        on_every_meta_test_task: usize,
+    },
+}
+
+/// The panel the cross-task statistics use.
+#[derive(Clone, Debug, Serialize)]
+pub struct PanelInfo {
+    /// Where it came from.
+    pub source: PanelSource,
+    /// Panel cells with at least one `ok` run.
+    pub measured: usize,
+}
+
+/// 1. One group's composition.
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupComposition {
+    /// Group name.
+    pub group: String,
+    /// Its role.
+    pub role: Role,
+    /// Distinct tasks.
+    pub tasks: usize,
+    /// Distinct cells with an `ok` run.
+    pub cells: usize,
+    /// Records.
+    pub runs: usize,
+    /// Records that are not `ok`.
+    pub failed: usize,
+    /// `ok` runs per (task, cell): min, median, max.
+    pub seeds: (usize, f64, usize),
+    /// Classes per task: min, max.
+    pub way: (usize, usize),
+    /// Training images per class: min, max.
+    pub train_per_class: (usize, usize),
+    /// Test images per class: min, max.
+    pub test_per_class: (usize, usize),
+    /// Image side in pixels: min, max.
+    pub resolution: (usize, usize),
+    /// Image channels: min, max.
+    pub channels: (usize, usize),
+    /// Test accuracy of `ok` runs, percent: min, median, max.
+    pub accuracy_pct: (f64, f64, f64),
+    /// Median wall seconds of `ok` runs.
+    pub median_wall_seconds: f64,
+}
+
+/// 2. Pooled within-cell seed noise of one task or group.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeedNoise {
+    /// A meta-test task's label, or a group name (pooled over its tasks).
+    pub scope: String,
+    /// Role of the tasks.
+    pub role: Role,
+    /// Tasks pooled.
+    pub tasks: usize,
+    /// (task, cell) entries with at least two runs.
+    pub cells_repeated: usize,
+    /// Degrees of freedom, Σ (runs − 1) over those entries.
+    pub df: usize,
+    /// Pooled seed std of test accuracy, pp (`None` without repeats).
+    pub accuracy_std_pp: Option<f64>,
+    /// Pooled seed std of test cross-entropy.
+    pub loss_std: Option<f64>,
+}
+
+/// What a split-half or regret statistic ranks cells by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Test accuracy.
+    Accuracy,
+    /// Negated test cross-entropy (higher is better).
+    NegLoss,
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Metric::Accuracy => "accuracy",
+            Metric::NegLoss => "−loss",
+        })
+    }
+}
+
+/// 3. Split-half reliability of one meta-test task's panel ranking.
+#[derive(Clone, Debug, Serialize)]
+pub struct SplitHalf {
+    /// Task label.
+    pub task: String,
+    /// What cells are ranked by.
+    pub metric: Metric,
+    /// Panel cells with at least two runs.
+    pub cells: usize,
+    /// Runs per cell among them: min, max.
+    pub seeds: (usize, usize),
+    /// Spearman between the means of even- and odd-position seeds (seeds sorted).
+    pub even_odd: f64,
+    /// Mean Spearman over random equal splits.
+    pub random: f64,
+    /// Cells whose overall mean is at least the median.
+    pub better_cells: usize,
+    /// Even/odd split-half within the better half.
+    pub better_even_odd: f64,
+    /// Random split-half within the better half.
+    pub better_random: f64,
+    /// Random split-half within the top half selected on one half's mean (averaged over
+    /// selecting on either half): free of the selection bias of `better_random`.
+    pub top_by_half: f64,
+    /// Spearman–Brown projection of `random` to the full-seed mean, 2ρ/(1+ρ) (NaN for ρ ≤ 0).
+    pub projected: f64,
+    /// Spearman–Brown projection of `better_random`.
+    pub better_projected: f64,
+    /// `random >= TARGET_ALL`.
+    pub meets_all: bool,
+    /// `better_random >= TARGET_BETTER_HALF`.
+    pub meets_better: bool,
+}
+
+/// Distribution of a set of correlations.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// How many.
+    pub pairs: usize,
+    /// Mean.
+    pub mean: f64,
+    /// First quartile.
+    pub q1: f64,
+    /// Median.
+    pub median: f64,
+    /// Third quartile.
+    pub q3: f64,
+}
+
+impl Summary {
+    fn of(x: &[f64]) -> Option<Self> {
+        (!x.is_empty()).then(|| Summary {
+            pairs: x.len(),
+            mean: mean(x),
+            q1: quantile(x, 0.25),
+            median: median(x),
+            q3: quantile(x, 0.75),
+        })
+    }
+}
+
+/// Mean agreement between the tasks of two groups.
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupPair {
+    /// First group.
+    pub a: String,
+    /// Second group (equal to `a` within a group).
+    pub b: String,
+    /// Task pairs.
+    pub pairs: usize,
+    /// Mean Spearman.
+    pub mean: f64,
+}
+
+/// 4. Agreement of cell rankings between tasks, over shared panel cells.
+#[derive(Clone, Debug, Serialize)]
+pub struct Agreement {
+    /// Fewest shared cells for a pair to count.
+    pub min_shared: usize,
+    /// Pairs within a group.
+    pub within: Option<Summary>,
+    /// Pairs across groups.
+    pub across: Option<Summary>,
+    /// Groups in table order.
+    pub groups: Vec<String>,
+    /// Mean Spearman per group pair (a ≤ b in table order).
+    pub table: Vec<GroupPair>,
+}
+
+/// Where an entry's seed-noise variance came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseFrom {
+    /// The pooled seed variance of the entry's own group.
+    OwnGroup,
+    /// The group has no repeated runs: the pooled seed variance of all meta-test tasks.
+    AllMetaTest,
+    /// No repeated runs anywhere: noise taken as 0.
+    Unknown,
+}
+
+/// The seed-noise variance used for one group's entries.
+#[derive(Clone, Debug, Serialize)]
+pub struct NoiseSource {
+    /// Group.
+    pub group: String,
+    /// Where its seed variance came from.
+    pub from: NoiseFrom,
+    /// The seed std used, pp.
+    pub seed_std_pp: f64,
+}
+
+/// 5. Variance decomposition of the (task, cell) matrix of panel means, in pp².
+#[derive(Clone, Debug, Serialize)]
+pub struct Interaction {
+    /// Tasks (rows) with at least two panel cells.
+    pub tasks: usize,
+    /// Panel cells (columns) on at least two of those tasks.
+    pub cells: usize,
+    /// Observed entries.
+    pub entries: usize,
+    /// entries / (tasks × cells).
+    pub fill: f64,
+    /// Residual degrees of freedom of the additive fit.
+    pub df: usize,
+    /// Task main-effect variance (sampling error removed).
+    pub task_var: f64,
+    /// Cell main-effect variance (sampling error removed).
+    pub cell_var: f64,
+    /// Residual variance of the additive fit (interaction + seed noise).
+    pub residual_var: f64,
+    /// Seed-noise part of the residual: mean of σ²_seed / runs over entries.
+    pub noise_var: f64,
+    /// residual − noise.
+    pub interaction_var: f64,
+    /// interaction / (cell + interaction), unclamped.
+    pub share: f64,
+    /// `share` clamped to 0..=1.
+    pub share_clamped: f64,
+    /// 95% interval of `share` (unclamped) from resampling tasks: the resampled shares'
+    /// 2.5th and 97.5th percentiles, shifted by `resample_bias` so that they centre on `share`.
+    pub interval: (f64, f64),
+    /// Mean resampled share − `share`. A task drawn twice lets the additive fit absorb its
+    /// interaction, so resampled shares run low by about as much as they spread; the plain
+    /// percentile interval would miss the estimate.
+    pub resample_bias: f64,
+    /// Resamples that gave a share.
+    pub bootstrap: usize,
+    /// Seed variance used per group.
+    pub noise_sources: Vec<NoiseSource>,
+}
+
+/// A pick's regret on one task.
+#[derive(Clone, Debug, Serialize)]
+pub struct Pick {
+    /// The cell picked.
+    pub arch: String,
+    /// Its mean accuracy, percent.
+    pub accuracy_pct: f64,
+    /// best − pick, pp.
+    pub regret_pp: f64,
+    /// Bootstrap standard error of the regret, pp.
+    pub se_pp: f64,
+}
+
+/// A uniformly random panel cell's regret on one task.
+#[derive(Clone, Debug, Serialize)]
+pub struct RandomPick {
+    /// Expected regret, best − mean of cell means, pp.
+    pub regret_pp: f64,
+    /// Bootstrap standard error of it, pp.
+    pub se_pp: f64,
+    /// Standard deviation of one random pick's regret (the spread of cell means), pp.
+    pub sd_pp: f64,
+}
+
+/// 6. Regret of trivial picks on one meta-test task.
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskRegret {
+    /// Task label.
+    pub task: String,
+    /// Panel cells measured on it.
+    pub cells: usize,
+    /// Runs per cell: min, max.
+    pub seeds: (usize, usize),
+    /// The best cell.
+    pub best: String,
+    /// Its mean accuracy, percent.
+    pub best_pct: f64,
+    /// Winner's curse: bootstrap estimate of how much the best mean is biased up, pp.
+    pub best_bias_pp: f64,
+    /// The cell with the best mean percentile rank over meta-training tasks.
+    pub global_best: Option<Pick>,
+    /// The cell with the most parameters.
+    pub most_params: Option<Pick>,
+    /// A random cell.
+    pub random: RandomPick,
+}
+
+/// Mean regret of one kind of pick over meta-test tasks.
+#[derive(Clone, Debug, Serialize)]
+pub struct MeanRegret {
+    /// Tasks averaged.
+    pub tasks: usize,
+    /// Mean regret, pp.
+    pub regret_pp: f64,
+    /// √(Σ se²) / n, pp.
+    pub se_pp: f64,
+}
+
+impl MeanRegret {
+    fn of(x: &[(f64, f64)]) -> Option<Self> {
+        (!x.is_empty()).then(|| MeanRegret {
+            tasks: x.len(),
+            regret_pp: x.iter().map(|v| v.0).sum::<f64>() / x.len() as f64,
+            se_pp: x.iter().map(|v| v.1 * v.1).sum::<f64>().sqrt() / x.len() as f64,
+        })
+    }
+}
+
+/// 6. Regret of trivial picks.
+#[derive(Clone, Debug, Serialize)]
+pub struct Regret {
+    /// Per meta-test task.
+    pub tasks: Vec<TaskRegret>,
+    /// Mean of the global-best pick.
+    pub global_best: Option<MeanRegret>,
+    /// Mean of the most-parameters pick.
+    pub most_params: Option<MeanRegret>,
+    /// Mean of a random pick.
+    pub random: Option<MeanRegret>,
+}
+
+/// One cell's runs on one task.
+#[derive(Clone, Debug)]
+struct Cell {
+    /// The member of the class with the smallest index among those run.
+    arch: Nb201Arch,
+    /// (seed, arch string, accuracy, loss) of each `ok` run.
+    runs: Vec<(u64, String, f64, Option<f64>)>,
+    /// Accuracies in pp, seeds in order.
+    acc: Vec<f64>,
+    /// Negated losses, seeds in order.
+    neg_loss: Vec<f64>,
+    params: usize,
+    flops: f64,
+}
+
+impl Cell {
+    fn values(&self, metric: Metric) -> &[f64] {
+        match metric {
+            Metric::Accuracy => &self.acc,
+            Metric::NegLoss => &self.neg_loss,
+        }
+    }
+}
+
+/// One task's records.
+struct TaskData<'a> {
+    group: &'a str,
+    role: Role,
+    spec: &'a datasets::TaskSpec,
+    label: String,
+    cells: BTreeMap<usize, Cell>,
+    runs: usize,
+    failed: usize,
+    wall: Vec<f64>,
+}
+
+fn role_rank(role: Role) -> u8 {
+    match role {
+        Role::MetaTrain => 0,
+        Role::MetaTest => 1,
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::MetaTrain => "meta-train",
+        Role::MetaTest => "meta-test",
+    }
+}
+
+/// A random stream of its own for each statistic, all from one seed.
+fn stream(seed: u64, id: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(id);
+    rng
+}
+
+fn normal<R: Rng>(rng: &mut R) -> f64 {
+    // Box–Muller; 1 − u is in (0, 1], so the log is finite.
+    let u1 = 1.0 - rng.random::<f64>();
+    let u2 = rng.random::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// Group the records by task and cell, in (role, group, first appearance) order.
+fn collect(records: &[RunRecord]) -> Vec<TaskData<'_>> {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut tasks: Vec<TaskData> = Vec::new();
+    for r in records {
+        let key = serde_json::to_string(&r.task).expect("task specs serialise");
+        let t = *index.entry(key).or_insert_with(|| {
+            tasks.push(TaskData {
+                group: &r.group,
+                role: r.role,
+                spec: &r.task,
+                label: String::new(),
+                cells: BTreeMap::new(),
+                runs: 0,
+                failed: 0,
+                wall: Vec::new(),
+            });
+            tasks.len() - 1
+        });
+        let task = &mut tasks[t];
+        task.runs += 1;
+        let Some(acc) = r.result.test_accuracy.filter(|_| r.result.is_ok()) else {
+            task.failed += 1;
+            continue;
+        };
+        task.wall.push(r.result.wall_seconds);
+        let cell = task
+            .cells
+            .entry(r.arch.canonical_id())
+            .or_insert_with(|| Cell {
+                arch: r.arch,
+                runs: Vec::new(),
+                acc: Vec::new(),
+                neg_loss: Vec::new(),
+                params: 0,
+                flops: 0.0,
+            });
+        if r.arch.index() < cell.arch.index() {
+            cell.arch = r.arch;
+        }
+        cell.params = cell.params.max(r.result.param_count);
+        cell.flops = cell.flops.max(r.result.cost.flops);
+        cell.runs
+            .push((r.seed, r.arch.to_string(), acc, r.result.test_loss));
+    }
+    for task in &mut tasks {
+        for cell in task.cells.values_mut() {
+            cell.runs
+                .sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)).then(a.2.total_cmp(&b.2)));
+            cell.acc = cell.runs.iter().map(|r| 100.0 * r.2).collect();
+            cell.neg_loss = cell.runs.iter().filter_map(|r| r.3.map(|l| -l)).collect();
+        }
+    }
+    tasks.sort_by(|a, b| (role_rank(a.role), a.group).cmp(&(role_rank(b.role), b.group)));
+    let mut per_group: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in &tasks {
+        *per_group.entry(t.group).or_default() += 1;
+    }
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let labels: Vec<String> = tasks
+        .iter()
+        .map(|t| {
+            let k = seen.entry(t.group).or_default();
+            *k += 1;
+            if per_group[t.group] == 1 {
+                t.group.to_string()
+            } else {
+                format!("{}#{}", t.group, *k - 1)
+            }
+        })
+        .collect();
+    for (t, label) in tasks.iter_mut().zip(labels) {
+        t.label = label;
+    }
+    tasks
+}
+
+/// Seed variances (accuracy, pp²) by task, by group and over all meta-test tasks.
+struct NoiseModel {
+    task: Vec<Option<f64>>,
+    group: BTreeMap<String, f64>,
+    all_test: Option<f64>,
+}
+
+impl NoiseModel {
+    fn new(tasks: &[TaskData]) -> Self {
+        let pooled = |ts: &mut dyn Iterator<Item = &TaskData>| {
+            let all: Vec<&[f64]> = ts
+                .flat_map(|t| t.cells.values().map(|c| c.acc.as_slice()))
+                .collect();
+            pooled_variance(all).map(|v| v.0)
+        };
+        let task = tasks
+            .iter()
+            .map(|t| pooled(&mut std::iter::once(t)))
+            .collect();
+        let mut group = BTreeMap::new();
+        for g in tasks.iter().map(|t| t.group).collect::<BTreeSet<_>>() {
+            if let Some(v) = pooled(&mut tasks.iter().filter(|t| t.group == g)) {
+                group.insert(g.to_string(), v);
+            }
+        }
+        let all_test = pooled(&mut tasks.iter().filter(|t| t.role == Role::MetaTest));
+        Self {
+            task,
+            group,
+            all_test,
+        }
+    }
+
+    /// Seed variance for a group's entries, and where it came from.
+    fn for_group(&self, group: &str) -> (f64, NoiseFrom) {
+        match (self.group.get(group), self.all_test) {
+            (Some(&v), _) => (v, NoiseFrom::OwnGroup),
+            (None, Some(v)) => (v, NoiseFrom::AllMetaTest),
+            (None, None) => (0.0, NoiseFrom::Unknown),
+        }
+    }
+}
+
+/// The signal report of `records`; `panel` restricts the cross-task statistics to those cells
+/// (default: the cells measured on every meta-test task, or all cells when fewer than
+/// `options.min_shared` are).
+pub fn analyze(
+    records: &[RunRecord],
+    panel: Option<&[Nb201Arch]>,
+    options: &AnalyzeOptions,
+) -> Report {
+    let tasks = collect(records);
+    let all_cells: BTreeSet<usize> = tasks.iter().flat_map(|t| t.cells.keys().copied()).collect();
+    let test: Vec<usize> = (0..tasks.len())
+        .filter(|&t| tasks[t].role == Role::MetaTest)
+        .collect();
+    let (panel, source) = match panel {
+        Some(given) => {
+            let set: BTreeSet<usize> = given.iter().map(Nb201Arch::canonical_id).collect();
+            let n = set.len();
+            (set, PanelSource::Given { cells: n })
+        }
+        None => {
+            let mut every: Option<BTreeSet<usize>> = None;
+            for &t in &test {
+                let here: BTreeSet<usize> = tasks[t].cells.keys().copied().collect();
+                every = Some(match every {
+                    None => here,
+                    Some(e) => e.intersection(&here).copied().collect(),
+                });
+            }
+            match every {
+                Some(e) if e.len() >= options.min_shared.max(2) => {
+                    (e, PanelSource::EveryMetaTestTask)
+                }
+                e => (
+                    all_cells.clone(),
+                    PanelSource::AllCells {
+                        on_every_meta_test_task: e.map_or(0, |e| e.len()),
+                    },
+                ),
+            }
+        }
+    };
+    let noise = NoiseModel::new(&tasks);
+    Report {
+        records: records.len(),
+        failed: tasks.iter().map(|t| t.failed).sum(),
+        tasks: tasks.len(),
+        cells: all_cells.len(),
+        panel: PanelInfo {
+            source,
+            measured: panel.intersection(&all_cells).count(),
+        },
+        composition: composition(&tasks),
+        seed_noise: seed_noise(&tasks),
+        split_half: split_halves(&tasks, &panel, options),
+        agreement: agreement(&tasks, &panel, options.min_shared),
+        interaction: interaction(&tasks, &panel, &noise, options),
+        regret: regret(&tasks, &panel, &noise, options),
+        options: options.clone(),
+    }
+}
+
+fn min_max(x: impl Iterator<Item = usize>) -> (usize, usize) {
+    x.fold((usize::MAX, 0), |(lo, hi), v| (lo.min(v), hi.max(v)))
+}
+
+fn composition(tasks: &[TaskData]) -> Vec<GroupComposition> {
+    let mut groups: Vec<&str> = tasks.iter().map(|t| t.group).collect();
+    groups.dedup();
+    groups
+        .into_iter()
+        .map(|g| {
+            let ts: Vec<&TaskData> = tasks.iter().filter(|t| t.group == g).collect();
+            let cells: BTreeSet<usize> = ts.iter().flat_map(|t| t.cells.keys().copied()).collect();
+            let seeds: Vec<usize> = ts
+                .iter()
+                .flat_map(|t| t.cells.values().map(|c| c.acc.len()))
+                .collect();
+            let acc: Vec<f64> = ts
+                .iter()
+                .flat_map(|t| t.cells.values().flat_map(|c| c.acc.iter().copied()))
+                .collect();
+            let wall: Vec<f64> = ts.iter().flat_map(|t| t.wall.iter().copied()).collect();
+            let (lo, hi) = min_max(seeds.iter().copied());
+            GroupComposition {
+                group: g.to_string(),
+                role: ts[0].role,
+                tasks: ts.len(),
+                cells: cells.len(),
+                runs: ts.iter().map(|t| t.runs).sum(),
+                failed: ts.iter().map(|t| t.failed).sum(),
+                seeds: (
+                    if seeds.is_empty() { 0 } else { lo },
+                    median(&seeds.iter().map(|&s| s as f64).collect::<Vec<_>>()),
+                    hi,
+                ),
+                way: min_max(ts.iter().map(|t| t.spec.classes.len())),
+                train_per_class: min_max(ts.iter().map(|t| t.spec.train_per_class)),
+                test_per_class: min_max(ts.iter().map(|t| t.spec.test_per_class)),
+                resolution: min_max(ts.iter().map(|t| t.spec.resolution)),
+                channels: min_max(ts.iter().map(|t| t.spec.channels)),
+                accuracy_pct: (quantile(&acc, 0.0), median(&acc), quantile(&acc, 1.0)),
+                median_wall_seconds: median(&wall),
+            }
+        })
+        .collect()
+}
+
+fn noise_row<'a>(
+    scope: String,
+    role: Role,
+    ts: impl Iterator<Item = &'a TaskData<'a>> + Clone,
+) -> SeedNoise {
+    let acc: Vec<&[f64]> = ts
+        .clone()
+        .flat_map(|t| t.cells.values().map(|c| c.acc.as_slice()))
+        .collect();
+    let loss: Vec<&[f64]> = ts
+        .clone()
+        .flat_map(|t| t.cells.values().map(|c| c.neg_loss.as_slice()))
+        .collect();
+    let a = pooled_variance(acc.iter().copied());
+    SeedNoise {
+        scope,
+        role,
+        tasks: ts
+            .filter(|t| t.cells.values().any(|c| c.acc.len() >= 2))
+            .count(),
+        cells_repeated: acc.iter().filter(|v| v.len() >= 2).count(),
+        df: a.map_or(0, |v| v.1),
+        accuracy_std_pp: a.map(|v| v.0.sqrt()),
+        loss_std: pooled_variance(loss).map(|v| v.0.sqrt()),
+    }
+}
+
+fn seed_noise(tasks: &[TaskData]) -> Vec<SeedNoise> {
+    let mut rows: Vec<SeedNoise> = tasks
+        .iter()
+        .filter(|t| t.role == Role::MetaTest)
+        .map(|t| noise_row(t.label.clone(), t.role, std::iter::once(t)))
+        .collect();
+    if rows.len() > 1 {
+        let all = noise_row(
+            "all meta-test tasks".into(),
+            Role::MetaTest,
+            tasks.iter().filter(|t| t.role == Role::MetaTest),
+        );
+        if all.df > 0 {
+            rows.push(all);
+        }
+    }
+    let mut groups: Vec<&str> = tasks
+        .iter()
+        .filter(|t| t.role == Role::MetaTrain)
+        .map(|t| t.group)
+        .collect();
+    groups.dedup();
+    for g in groups {
+        rows.push(noise_row(
+            g.to_string(),
+            Role::MetaTrain,
+            tasks.iter().filter(|t| t.group == g),
+        ));
+    }
+    rows
+}
+
+fn split_halves(
+    tasks: &[TaskData],
+    panel: &BTreeSet<usize>,
+    options: &AnalyzeOptions,
+) -> Vec<SplitHalf> {
+    let mut rows = Vec::new();
+    for (t, task) in tasks.iter().enumerate() {
+        if task.role != Role::MetaTest {
+            continue;
+        }
+        for (m, metric) in [Metric::Accuracy, Metric::NegLoss].into_iter().enumerate() {
+            let items: Vec<&[f64]> = task
+                .cells
+                .iter()
+                .filter(|(c, cell)| panel.contains(c) && cell.values(metric).len() >= 2)
+                .map(|(_, cell)| cell.values(metric))
+                .collect();
+            if items.len() < 3 {
+                continue;
+            }
+            let means: Vec<f64> = items.iter().map(|v| mean(v)).collect();
+            let cut = median(&means);
+            let better: Vec<&[f64]> = items
+                .iter()
+                .zip(&means)
+                .filter(|(_, &m)| m >= cut)
+                .map(|(v, _)| *v)
+                .collect();
+            let id = 1_000 + 8 * t as u64 + 4 * m as u64;
+            let random = split_half_random(&items, options.splits, &mut stream(options.seed, id));
+            let better_random =
+                split_half_random(&better, options.splits, &mut stream(options.seed, id + 1));
+            rows.push(SplitHalf {
+                task: task.label.clone(),
+                metric,
+                cells: items.len(),
+                seeds: min_max(items.iter().map(|v| v.len())),
+                even_odd: split_half_even_odd(&items),
+                random,
+                better_cells: better.len(),
+                better_even_odd: split_half_even_odd(&better),
+                better_random,
+                top_by_half: split_half_random_top(
+                    &items,
+                    options.splits,
+                    &mut stream(options.seed, id + 2),
+                ),
+                projected: project(random),
+                better_projected: project(better_random),
+                meets_all: random >= TARGET_ALL,
+                meets_better: better_random >= TARGET_BETTER_HALF,
+            });
+        }
+    }
+    rows
+}
+
+/// Spearman–Brown projection of a split-half correlation to twice the seeds; undefined (NaN)
+/// for ρ ≤ 0.
+fn project(rho: f64) -> f64 {
+    if rho > 0.0 {
+        spearman_brown(rho, 2.0)
+    } else {
+        f64::NAN
+    }
+}
+
+/// Each task's panel-cell mean accuracies, sorted by cell.
+fn panel_means(task: &TaskData, panel: &BTreeSet<usize>) -> Vec<(usize, f64)> {
+    task.cells
+        .iter()
+        .filter(|(c, _)| panel.contains(c))
+        .map(|(&c, cell)| (c, mean(&cell.acc)))
+        .collect()
+}
+
+fn agreement(tasks: &[TaskData], panel: &BTreeSet<usize>, min_shared: usize) -> Agreement {
+    let mut groups: Vec<&str> = tasks.iter().map(|t| t.group).collect();
+    groups.dedup();
+    let gi: HashMap<&str, usize> = groups.iter().enumerate().map(|(i, g)| (*g, i)).collect();
+    let means: Vec<Vec<(usize, f64)>> = tasks.iter().map(|t| panel_means(t, panel)).collect();
+    let usable: Vec<usize> = (0..tasks.len())
+        .filter(|&t| means[t].len() >= min_shared.max(3))
+        .collect();
+    let (mut within, mut across) = (Vec::new(), Vec::new());
+    let mut table: BTreeMap<(usize, usize), (f64, usize)> = BTreeMap::new();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for (k, &a) in usable.iter().enumerate() {
+        for &b in &usable[k + 1..] {
+            x.clear();
+            y.clear();
+            let (ma, mb) = (&means[a], &means[b]);
+            let (mut i, mut j) = (0, 0);
+            while i < ma.len() && j < mb.len() {
+                match ma[i].0.cmp(&mb[j].0) {
+                    std::cmp::Ordering::Less => i += 1,
+                    std::cmp::Ordering::Greater => j += 1,
+                    std::cmp::Ordering::Equal => {
+                        x.push(ma[i].1);
+                        y.push(mb[j].1);
+                        i += 1;
+                        j += 1;
+                    }
+                }
+            }
+            if x.len() < min_shared.max(3) {
+                continue;
+            }
+            let rho = spearman(&x, &y);
+            if rho.is_nan() {
+                continue;
+            }
+            let (ga, gb) = (gi[tasks[a].group], gi[tasks[b].group]);
+            if ga == gb {
+                within.push(rho);
+            } else {
+                across.push(rho);
+            }
+            let e = table.entry((ga.min(gb), ga.max(gb))).or_default();
+            e.0 += rho;
+            e.1 += 1;
+        }
+    }
+    Agreement {
+        min_shared,
+        within: Summary::of(&within),
+        across: Summary::of(&across),
+        groups: groups.iter().map(|g| g.to_string()).collect(),
+        table: table
+            .into_iter()
+            .map(|((a, b), (sum, n))| GroupPair {
+                a: groups[a].to_string(),
+                b: groups[b].to_string(),
+                pairs: n,
+                mean: sum / n as f64,
+            })
+            .collect(),
+    }
+}
+
+/// One observed entry of the (task, cell) matrix.
+#[derive(Clone, Copy)]
+struct Entry {
+    row: usize,
+    col: usize,
+    /// Mean accuracy, pp.
+    y: f64,
+    /// Seed-noise variance of the mean, pp².
+    noise: f64,
+}
+
+/// The decomposition of one matrix.
+struct Decomposition {
+    df: usize,
+    task_var: f64,
+    cell_var: f64,
+    residual_var: f64,
+    noise_var: f64,
+}
+
+impl Decomposition {
+    fn share(&self) -> f64 {
+        let inter = self.residual_var - self.noise_var;
+        inter / (self.cell_var + inter)
+    }
+}
+
+/// Connected components of the bipartite graph of rows and columns joined by entries.
+fn components(entries: &[Entry], rows: usize, cols: usize) -> usize {
+    let mut parent: Vec<usize> = (0..rows + cols).collect();
+    fn find(p: &mut [usize], mut x: usize) -> usize {
+        while p[x] != x {
+            p[x] = p[p[x]];
+            x = p[x];
+        }
+        x
+    }
+    for e in entries {
+        let (a, b) = (find(&mut parent, e.row), find(&mut parent, rows + e.col));
+        parent[a] = b;
+    }
+    let mut used = vec![false; rows + cols];
+    for e in entries {
+        used[e.row] = true;
+        used[rows + e.col] = true;
+    }
+    (0..rows + cols)
+        .filter(|&x| used[x] && find(&mut parent, x) == x)
+        .count()
+}
+
+/// Method-of-moments decomposition: additive fit, residual variance on its degrees of freedom,
+/// main-effect variances less their sampling error (residual / entries per row or column).
+fn decompose(entries: &[Entry], rows: usize, cols: usize) -> Option<Decomposition> {
+    let triples: Vec<(usize, usize, f64)> = entries.iter().map(|e| (e.row, e.col, e.y)).collect();
+    let fit = additive_fit(&triples, rows, cols);
+    let (mut rn, mut cn) = (vec![0usize; rows], vec![0usize; cols]);
+    for e in entries {
+        rn[e.row] += 1;
+        cn[e.col] += 1;
+    }
+    let used_rows: Vec<usize> = (0..rows).filter(|&r| rn[r] > 0).collect();
+    let used_cols: Vec<usize> = (0..cols).filter(|&c| cn[c] > 0).collect();
+    let params = used_rows.len() + used_cols.len() - components(entries, rows, cols);
+    let df = entries.len().checked_sub(params).filter(|&d| d > 0)?;
+    let residual_var = fit.residuals.iter().map(|r| r * r).sum::<f64>() / df as f64;
+    let inv_mean = |n: &[usize], used: &[usize]| {
+        used.iter().map(|&i| 1.0 / n[i] as f64).sum::<f64>() / used.len() as f64
+    };
+    let row_eff: Vec<f64> = used_rows.iter().map(|&r| fit.row[r]).collect();
+    let col_eff: Vec<f64> = used_cols.iter().map(|&c| fit.col[c]).collect();
+    Some(Decomposition {
+        df,
+        task_var: variance(&row_eff) - residual_var * inv_mean(&cn, &used_cols),
+        cell_var: variance(&col_eff) - residual_var * inv_mean(&rn, &used_rows),
+        residual_var,
+        noise_var: mean(&entries.iter().map(|e| e.noise).collect::<Vec<_>>()),
+    })
+}
+
+fn interaction(
+    tasks: &[TaskData],
+    panel: &BTreeSet<usize>,
+    noise: &NoiseModel,
+    options: &AnalyzeOptions,
+) -> Option<Interaction> {
+    // Keep tasks with ≥ 2 panel cells and cells on ≥ 2 of those tasks, until both hold.
+    let mut rows: Vec<usize> = (0..tasks.len()).collect();
+    let mut cols: BTreeSet<usize> = panel.clone();
+    loop {
+        let new_rows: Vec<usize> = rows
+            .iter()
+            .copied()
+            .filter(|&t| tasks[t].cells.keys().filter(|c| cols.contains(c)).count() >= 2)
+            .collect();
+        let mut count: BTreeMap<usize, usize> = BTreeMap::new();
+        for &t in &new_rows {
+            for c in tasks[t].cells.keys().filter(|c| cols.contains(c)) {
+                *count.entry(*c).or_default() += 1;
+            }
+        }
+        let new_cols: BTreeSet<usize> = count
+            .into_iter()
+            .filter(|&(_, n)| n >= 2)
+            .map(|(c, _)| c)
+            .collect();
+        let stable = new_rows.len() == rows.len() && new_cols.len() == cols.len();
+        rows = new_rows;
+        cols = new_cols;
+        if stable {
+            break;
+        }
+    }
+    let col_index: HashMap<usize, usize> = cols.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+    let mut noise_sources: BTreeMap<&str, (f64, NoiseFrom)> = BTreeMap::new();
+    // Entries grouped by row, so a bootstrap can copy whole rows.
+    let by_row: Vec<Vec<Entry>> = rows
+        .iter()
+        .enumerate()
+        .map(|(r, &t)| {
+            let (var, from) = noise.for_group(tasks[t].group);
+            noise_sources.insert(tasks[t].group, (var, from));
+            tasks[t]
+                .cells
+                .iter()
+                .filter_map(|(c, cell)| {
+                    col_index.get(c).map(|&col| Entry {
+                        row: r,
+                        col,
+                        y: mean(&cell.acc),
+                        noise: var / cell.acc.len() as f64,
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let entries: Vec<Entry> = by_row.iter().flatten().copied().collect();
+    let d = decompose(&entries, rows.len(), cols.len())?;
+    let share = d.share();
+    let mut rng = stream(options.seed, 2);
+    let mut shares: Vec<f64> = bootstrap(rows.len(), options.bootstrap, &mut rng, |idx| {
+        let resampled: Vec<Entry> = idx
+            .iter()
+            .enumerate()
+            .flat_map(|(r, &i)| by_row[i].iter().map(move |e| Entry { row: r, ..*e }))
+            .collect();
+        decompose(&resampled, rows.len(), cols.len()).map_or(f64::NAN, |d| d.share())
+    });
+    shares.retain(|s| s.is_finite());
+    let resample_bias = mean(&shares) - share;
+    let (lo, hi) = percentile_interval(&shares, 0.95);
+    Some(Interaction {
+        tasks: rows.len(),
+        cells: cols.len(),
+        entries: entries.len(),
+        fill: entries.len() as f64 / (rows.len() * cols.len()) as f64,
+        df: d.df,
+        task_var: d.task_var,
+        cell_var: d.cell_var,
+        residual_var: d.residual_var,
+        noise_var: d.noise_var,
+        interaction_var: d.residual_var - d.noise_var,
+        share,
+        share_clamped: share.clamp(0.0, 1.0),
+        interval: (lo - resample_bias, hi - resample_bias),
+        resample_bias,
+        bootstrap: shares.len(),
+        noise_sources: noise_sources
+            .into_iter()
+            .map(|(g, (v, from))| NoiseSource {
+                group: g.to_string(),
+                from,
+                seed_std_pp: v.sqrt(),
+            })
+            .collect(),
+    })
+}
+
+/// Each cell's mean percentile rank over meta-training tasks, with the number of tasks.
+fn train_scores(tasks: &[TaskData]) -> BTreeMap<usize, (f64, usize)> {
+    let mut acc: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
+    for t in tasks.iter().filter(|t| t.role == Role::MetaTrain) {
+        if t.cells.len() < 2 {
+            continue;
+        }
+        let means: Vec<f64> = t.cells.values().map(|c| mean(&c.acc)).collect();
+        let r = ranks(&means);
+        let n = means.len() as f64;
+        for (c, rank) in t.cells.keys().zip(r) {
+            let e = acc.entry(*c).or_default();
+            e.0 += (rank - 1.0) / (n - 1.0);
+            e.1 += 1;
+        }
+    }
+    acc.into_iter()
+        .map(|(c, (sum, n))| (c, (sum / n as f64, n)))
+        .collect()
+}
+
+fn argmax(x: &[f64]) -> usize {
+    (0..x.len()).fold(0, |best, i| if x[i] > x[best] { i } else { best })
+}
+
+fn regret(
+    tasks: &[TaskData],
+    panel: &BTreeSet<usize>,
+    noise: &NoiseModel,
+    options: &AnalyzeOptions,
+) -> Regret {
+    let scores = train_scores(tasks);
+    let mut rows = Vec::new();
+    for (t, task) in tasks.iter().enumerate() {
+        if task.role != Role::MetaTest {
+            continue;
+        }
+        let cells: Vec<(&usize, &Cell)> = task
+            .cells
+            .iter()
+            .filter(|(c, _)| panel.contains(c))
+            .collect();
+        if cells.len() < 2 {
+            continue;
+        }
+        let means: Vec<f64> = cells.iter().map(|(_, c)| mean(&c.acc)).collect();
+        let best = argmax(&means);
+        let global = cells
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (c, _))| {
+                scores
+                    .get(c)
+                    .filter(|s| s.1 >= options.min_train_tasks)
+                    .map(|s| (i, *s))
+            })
+            .max_by(|a, b| {
+                (a.1 .0.total_cmp(&b.1 .0))
+                    .then(a.1 .1.cmp(&b.1 .1))
+                    .then(cells[b.0].0.cmp(cells[a.0].0))
+            })
+            .map(|(i, _)| i);
+        let params = (0..cells.len()).max_by(|&a, &b| {
+            let (ca, cb) = (cells[a].1, cells[b].1);
+            ca.params
+                .cmp(&cb.params)
+                .then(ca.flops.total_cmp(&cb.flops))
+                .then(cb.arch.to_string().cmp(&ca.arch.to_string()))
+        });
+        // Seed bootstrap: resample each cell's runs; a cell with one run draws around it with the
+        // task's (else group's, else all meta-test) seed std, since resampling one value is no
+        // draw at all.
+        let sigma = noise.task[t]
+            .or_else(|| noise.group.get(task.group).copied())
+            .or(noise.all_test)
+            .unwrap_or(0.0)
+            .sqrt();
+        let mut rng = stream(options.seed, 3_000 + t as u64);
+        let (mut best_s, mut glob_s, mut par_s, mut rand_s) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut m = vec![0.0; cells.len()];
+        for _ in 0..options.bootstrap {
+            for (k, (_, cell)) in cells.iter().enumerate() {
+                let v = &cell.acc;
+                m[k] = if v.len() == 1 {
+                    v[0] + sigma * normal(&mut rng)
+                } else {
+                    (0..v.len())
+                        .map(|_| v[rng.random_range(0..v.len())])
+                        .sum::<f64>()
+                        / v.len() as f64
+                };
+            }
+            let b = m.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            best_s.push(b);
+            if let Some(g) = global {
+                glob_s.push(b - m[g]);
+            }
+            if let Some(p) = params {
+                par_s.push(b - m[p]);
+            }
+            rand_s.push(b - mean(&m));
+        }
+        let se = |x: &[f64]| variance(x).sqrt();
+        let pick = |i: usize, s: &[f64]| Pick {
+            arch: cells[i].1.arch.to_string(),
+            accuracy_pct: means[i],
+            regret_pp: means[best] - means[i],
+            se_pp: se(s),
+        };
+        let centred: Vec<f64> = means.iter().map(|m| means[best] - m).collect();
+        rows.push(TaskRegret {
+            task: task.label.clone(),
+            cells: cells.len(),
+            seeds: min_max(cells.iter().map(|(_, c)| c.acc.len())),
+            best: cells[best].1.arch.to_string(),
+            best_pct: means[best],
+            best_bias_pp: mean(&best_s) - means[best],
+            global_best: global.map(|g| pick(g, &glob_s)),
+            most_params: params.map(|p| pick(p, &par_s)),
+            random: RandomPick {
+                regret_pp: mean(&centred),
+                se_pp: se(&rand_s),
+                sd_pp: (variance(&centred) * (centred.len() - 1) as f64 / centred.len() as f64)
+                    .sqrt(),
+            },
+        });
+    }
+    let collect = |f: &dyn Fn(&TaskRegret) -> Option<(f64, f64)>| {
+        MeanRegret::of(&rows.iter().filter_map(f).collect::<Vec<_>>())
+    };
+    Regret {
+        global_best: collect(&|r| r.global_best.as_ref().map(|p| (p.regret_pp, p.se_pp))),
+        most_params: collect(&|r| r.most_params.as_ref().map(|p| (p.regret_pp, p.se_pp))),
+        random: collect(&|r| Some((r.random.regret_pp, r.random.se_pp))),
+        tasks: rows,
+    }
+}
+
+/// A number, or "–" when it is not finite.
+fn num(x: f64, digits: usize) -> String {
+    if x.is_finite() {
+        format!("{x:.digits$}")
+    } else {
+        "–".into()
+    }
+}
+
+fn range(r: (usize, usize)) -> String {
+    if r.0 == r.1 {
+        r.0.to_string()
+    } else {
+        format!("{}–{}", r.0, r.1)
+    }
+}
+
+fn yes(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "# Database signal report\n")?;
+        writeln!(
+            f,
+            "{} records ({} not ok, skipped), {} tasks, {} distinct cells (isomorphism classes).",
+            self.records, self.failed, self.tasks, self.cells
+        )?;
+        let panel = match &self.panel.source {
+            PanelSource::Given { cells } => format!("the {cells} cells given"),
+            PanelSource::EveryMetaTestTask => "the cells measured on every meta-test task".into(),
+            PanelSource::AllCells {
+                on_every_meta_test_task,
+            } => format!(
+                "all cells, because only {on_every_meta_test_task} are measured on every \
+                 meta-test task (fewer than {})",
+                self.options.min_shared
+            ),
+        };
+        writeln!(
+            f,
+            "Panel: {panel}; {} of them measured. Bootstrap B = {}, random splits R = {}, seed {}.\n",
+            self.panel.measured, self.options.bootstrap, self.options.splits, self.options.seed
+        )?;
+        self.fmt_composition(f)?;
+        self.fmt_noise(f)?;
+        self.fmt_split_half(f)?;
+        self.fmt_agreement(f)?;
+        self.fmt_interaction(f)?;
+        self.fmt_regret(f)
+    }
+}
+
+impl Report {
+    fn fmt_composition(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "## 1. Composition\n")?;
+        writeln!(
+            f,
+            "| group | role | tasks | cells | runs | seeds per (task, cell) min/median/max | way | \
+             train/class | test/class | px | channels | accuracy min / median / max | median s/run | not ok |"
+        )?;
+        writeln!(
+            f,
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        )?;
+        for g in &self.composition {
+            writeln!(
+                f,
+                "| `{}` | {} | {} | {} | {} | {} / {} / {} | {} | {} | {} | {} | {} | {}% / {}% / {}% | {} | {} |",
+                g.group,
+                role_name(g.role),
+                g.tasks,
+                g.cells,
+                g.runs,
+                g.seeds.0,
+                num(g.seeds.1, 0),
+                g.seeds.2,
+                range(g.way),
+                range(g.train_per_class),
+                range(g.test_per_class),
+                range(g.resolution),
+                range(g.channels),
+                num(g.accuracy_pct.0, 1),
+                num(g.accuracy_pct.1, 1),
+                num(g.accuracy_pct.2, 1),
+                num(g.median_wall_seconds, 1),
+                g.failed
+            )?;
+        }
+        writeln!(f)
+    }
+
+    fn fmt_noise(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "## 2. Seed noise\n")?;
+        writeln!(
+            f,
+            "Pooled within-cell standard deviation of one run over seeds, from (task, cell) entries \
+             with at least two runs. Meta-training groups are pooled over their tasks.\n"
+        )?;
+        writeln!(
+            f,
+            "| scope | role | tasks | repeated cells | df | accuracy σ (pp) | loss σ |"
+        )?;
+        writeln!(f, "|---|---|---|---|---|---|---|")?;
+        for r in &self.seed_noise {
+            writeln!(
+                f,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                r.scope,
+                role_name(r.role),
+                r.tasks,
+                r.cells_repeated,
+                r.df,
+                r.accuracy_std_pp.map_or("–".into(), |v| num(v, 2)),
+                r.loss_std.map_or("–".into(), |v| num(v, 4)),
+            )?;
+        }
+        writeln!(f)
+    }
+
+    fn fmt_split_half(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "## 3. Split-half reliability (meta-test)\n")?;
+        writeln!(
+            f,
+            "Panel cells with at least two runs: each cell's runs split in two halves (even/odd \
+             positions of the sorted seeds; and the mean over {} random equal splits), Spearman \
+             between the half means across cells. SB: Spearman–Brown projection 2ρ/(1+ρ) of the \
+             random split-half to the mean of all seeds (– for ρ ≤ 0). \"Better half\": cells \
+             whose overall mean is at least the median. Selecting on the overall mean (the sum of \
+             the two halves) biases the halves' correlation down, to about −0.47 for pure noise; \
+             \"top by one half\" selects on one half's mean and correlates it with the other \
+             (both ways, averaged), which is about 0 for pure noise. Targets, on the random \
+             split-half: ≥ {TARGET_ALL} over all cells, ≥ {TARGET_BETTER_HALF} within the better \
+             half.\n",
+            self.options.splits
+        )?;
+        if self.split_half.is_empty() {
+            return writeln!(
+                f,
+                "No meta-test task has three panel cells with two runs or more.\n"
+            );
+        }
+        writeln!(
+            f,
+            "| task | metric | cells | seeds | ρ even/odd | ρ random | SB | ≥ {TARGET_ALL} | \
+             better half cells | ρ even/odd | ρ random | SB | ≥ {TARGET_BETTER_HALF} | ρ top by one half |"
+        )?;
+        writeln!(
+            f,
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        )?;
+        for r in &self.split_half {
+            writeln!(
+                f,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.task,
+                r.metric,
+                r.cells,
+                range(r.seeds),
+                num(r.even_odd, 2),
+                num(r.random, 2),
+                num(r.projected, 2),
+                yes(r.meets_all),
+                r.better_cells,
+                num(r.better_even_odd, 2),
+                num(r.better_random, 2),
+                num(r.better_projected, 2),
+                yes(r.meets_better),
+                num(r.top_by_half, 2),
+            )?;
+        }
+        writeln!(f)
+    }
+
+    fn fmt_agreement(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = &self.agreement;
+        writeln!(f, "## 4. Cross-task agreement\n")?;
+        writeln!(
+            f,
+            "Spearman between two tasks' cell means over their shared panel cells, for every pair \
+             of tasks sharing at least {} cells.\n",
+            a.min_shared
+        )?;
+        writeln!(f, "| pairs | n | mean | q1 | median | q3 |")?;
+        writeln!(f, "|---|---|---|---|---|---|")?;
+        for (name, s) in [("within a group", &a.within), ("across groups", &a.across)] {
+            match s {
+                Some(s) => writeln!(
+                    f,
+                    "| {name} | {} | {} | {} | {} | {} |",
+                    s.pairs,
+                    num(s.mean, 2),
+                    num(s.q1, 2),
+                    num(s.median, 2),
+                    num(s.q3, 2)
+                )?,
+                None => writeln!(f, "| {name} | 0 | – | – | – | – |")?,
+            }
+        }
+        writeln!(f)?;
+        if a.table.is_empty() {
+            return Ok(());
+        }
+        writeln!(f, "Mean Spearman (task pairs) by group:\n")?;
+        write!(f, "| |")?;
+        for g in &a.groups {
+            write!(f, " `{g}` |")?;
+        }
+        writeln!(f)?;
+        writeln!(f, "|---|{}", "---|".repeat(a.groups.len()))?;
+        for g in &a.groups {
+            write!(f, "| `{g}` |")?;
+            for h in &a.groups {
+                let cell = a
+                    .table
+                    .iter()
+                    .find(|p| (&p.a == g && &p.b == h) || (&p.a == h && &p.b == g));
+                match cell {
+                    Some(p) => write!(f, " {} ({}) |", num(p.mean, 2), p.pairs)?,
+                    None => write!(f, " – |")?,
+                }
+            }
+            writeln!(f)?;
+        }
+        writeln!(f)
+    }
+
+    fn fmt_interaction(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "## 5. Task × cell interaction\n")?;
+        let Some(i) = &self.interaction else {
+            return writeln!(
+                f,
+                "Too few overlapping (task, panel cell) entries for an additive fit with residual \
+                 degrees of freedom.\n"
+            );
+        };
+        writeln!(
+            f,
+            "Matrix of mean accuracies (pp) over {} tasks × {} panel cells, {} entries ({:.0}% \
+             filled), fitted as task + cell by least squares; residual variance on its {} degrees \
+             of freedom; main-effect variances less their sampling error. The seed-noise part of \
+             the residual is σ²_seed / runs per entry.\n",
+            i.tasks,
+            i.cells,
+            i.entries,
+            100.0 * i.fill,
+            i.df
+        )?;
+        writeln!(f, "| component | variance (pp²) | std (pp) |")?;
+        writeln!(f, "|---|---|---|")?;
+        for (name, v) in [
+            ("task main effect", i.task_var),
+            ("cell main effect", i.cell_var),
+            ("residual (interaction + noise)", i.residual_var),
+            ("seed noise", i.noise_var),
+            ("interaction (residual − noise)", i.interaction_var),
+        ] {
+            writeln!(
+                f,
+                "| {name} | {} | {} |",
+                num(v, 2),
+                if v >= 0.0 {
+                    num(v.sqrt(), 2)
+                } else {
+                    "–".into()
+                }
+            )?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "**Interaction share** (of the cell-dependent variance, the task-specific part): \
+             {} (unclamped {}), 95% interval [{}, {}] from {} resamples of the tasks (cells held \
+             fixed; the percentile interval re-centred on the estimate: resampled shares run {} \
+             low because a task drawn twice lets the fit absorb its own interaction). This is the \
+             ceiling on what conditioning on the dataset can add over one global ranking of \
+             cells.\n",
+            num(i.share_clamped, 3),
+            num(i.share, 3),
+            num(i.interval.0, 3),
+            num(i.interval.1, 3),
+            i.bootstrap,
+            num(-i.resample_bias, 3),
+        )?;
+        if i.resample_bias.abs() > (i.interval.1 - i.interval.0) / 2.0 {
+            writeln!(
+                f,
+                "Caution: the resampling bias exceeds the interval's half-width, so the matrix is \
+                 too sparse (cells on few tasks) for the interval to be trusted.\n"
+            )?;
+        }
+        writeln!(f, "Seed noise used per group:\n")?;
+        writeln!(f, "| group | seed σ (pp) | from |")?;
+        writeln!(f, "|---|---|---|")?;
+        for s in &i.noise_sources {
+            let from = match s.from {
+                NoiseFrom::OwnGroup => "its own repeated runs",
+                NoiseFrom::AllMetaTest => "all meta-test tasks (no repeats in the group)",
+                NoiseFrom::Unknown => "unknown (no repeats anywhere): 0",
+            };
+            writeln!(f, "| `{}` | {} | {from} |", s.group, num(s.seed_std_pp, 2))?;
+        }
+        writeln!(f)
+    }
+
+    fn fmt_regret(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = &self.regret;
+        writeln!(f, "## 6. Regret of trivial picks (meta-test)\n")?;
+        writeln!(
+            f,
+            "Ground truth: each panel cell's mean accuracy over its runs on the task; regret = best \
+             mean − pick's mean (pp) ± bootstrap SE over seeds ({} resamples; a cell with one run \
+             is drawn around it with the task's pooled seed σ). *Global best*: the best mean \
+             percentile rank over the meta-training tasks it was measured on (at least {}). *Most \
+             parameters*: ties broken by FLOPs. *Random*: expected regret (σ of one random pick). \
+             Winner's curse: the best cell's mean is biased up (column \"bias\", bootstrap \
+             estimate), and every regret with it.\n",
+            self.options.bootstrap, self.options.min_train_tasks
+        )?;
+        if r.tasks.is_empty() {
+            return writeln!(f, "No meta-test task has two panel cells.\n");
+        }
+        writeln!(
+            f,
+            "| task | cells | seeds | best | best acc | bias | global best | most params | random |"
+        )?;
+        writeln!(f, "|---|---|---|---|---|---|---|---|---|")?;
+        let pick = |p: &Option<Pick>| match p {
+            Some(p) => format!(
+                "{} ± {} (`{}`, {}%)",
+                num(p.regret_pp, 2),
+                num(p.se_pp, 2),
+                p.arch,
+                num(p.accuracy_pct, 2)
+            ),
+            None => "–".into(),
+        };
+        for t in &r.tasks {
+            writeln!(
+                f,
+                "| {} | {} | {} | `{}` | {}% | +{} | {} | {} | {} ± {} (σ {}) |",
+                t.task,
+                t.cells,
+                range(t.seeds),
+                t.best,
+                num(t.best_pct, 2),
+                num(t.best_bias_pp, 2),
+                pick(&t.global_best),
+                pick(&t.most_params),
+                num(t.random.regret_pp, 2),
+                num(t.random.se_pp, 2),
+                num(t.random.sd_pp, 2),
+            )?;
+        }
+        let mean = |m: &Option<MeanRegret>| match m {
+            Some(m) => format!(
+                "{} ± {} ({} tasks)",
+                num(m.regret_pp, 2),
+                num(m.se_pp, 2),
+                m.tasks
+            ),
+            None => "–".into(),
+        };
+        writeln!(
+            f,
+            "| **mean** | | | | | | {} | {} | {} |",
+            mean(&r.global_best),
+            mean(&r.most_params),
+            mean(&r.random)
+        )?;
+        writeln!(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datasets::{SourceSpec, TaskSpec};
+    use search_space::Cost;
+
+    use super::*;
+    use crate::{Protocol, RunResult, RunStatus};
+
+    /// The first `n` cells that are their own isomorphism class's representative.
+    fn cells(n: usize) -> Vec<Nb201Arch> {
+        (0..15_625)
+            .filter_map(Nb201Arch::from_index)
+            .filter(|a| a.canonical_id() == a.index())
+            .take(n)
+            .collect()
+    }
+
+    fn spec(seed: u64) -> TaskSpec {
+        TaskSpec::new(SourceSpec::Digits, vec![0, 1, 2], 10, 10, 8, seed)
+    }
+
+    fn record(group: &str, task: &TaskSpec, arch: Nb201Arch, seed: u64, acc: f64) -> RunRecord {
+        let role = if group.starts_with("test") {
+            Role::MetaTest
+        } else {
+            Role::MetaTrain
+        };
+        RunRecord {
+            group: group.into(),
+            role,
+            task: task.clone(),
+            arch,
+            seed,
+            protocol: Protocol::mini(),
+            result: RunResult {
+                arch,
+                seed,
+                epochs: Vec::new(),
+                test_accuracy: Some(acc),
+                test_loss: Some(1.0 - acc),
+                wall_seconds: 1.0,
+                cost: Cost {
+                    params: 0.001,
+                    flops: 1.0,
+                },
+                param_count: 1000,
+                status: RunStatus::Ok,
+            },
+            weights: None,
+            error: None,
+        }
+    }
+
+    /// Tasks `(group, task seed)` × `cells` × `seeds`, accuracy from `f(task, cell, seed)`.
+    fn design(
+        tasks: &[(&str, u64)],
+        cells: &[Nb201Arch],
+        seeds: u64,
+        f: impl Fn(usize, usize, u64) -> f64,
+    ) -> Vec<RunRecord> {
+        let mut out = Vec::new();
+        for (t, &(group, task_seed)) in tasks.iter().enumerate() {
+            let spec = spec(task_seed);
+            for (c, &arch) in cells.iter().enumerate() {
+                for s in 0..seeds {
+                    out.push(record(group, &spec, arch, s, f(t, c, s)));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn additive_design_has_no_interaction_and_full_reliability() {
+        let tasks = [
+            ("train/a", 1),
+            ("train/a", 2),
+            ("train/a", 3),
+            ("train/a", 4),
+            ("test/x", 5),
+            ("test/y", 6),
+        ];
+        let records = design(&tasks, &cells(12), 3, |t, c, _| {
+            0.3 + 0.05 * t as f64 + 0.02 * c as f64
+        });
+        let r = analyze(&records, None, &three_train_tasks());
+        assert_eq!(r.panel.source, PanelSource::EveryMetaTestTask);
+        assert_eq!((r.tasks, r.cells, r.panel.measured), (6, 12, 12));
+        let i = r.interaction.as_ref().unwrap();
+        assert_eq!((i.tasks, i.cells, i.entries), (6, 12, 72));
+        assert!(i.residual_var < 1e-9, "{i:?}");
+        assert!(i.share.abs() < 1e-6, "{i:?}");
+        // cell effects 2c pp, c = 0..11: variance 4 · 13
+        assert!((i.cell_var - 52.0).abs() < 1e-6, "{i:?}");
+        // task effects 5t pp, t = 0..5: variance 25 · 3.5
+        assert!((i.task_var - 87.5).abs() < 1e-6, "{i:?}");
+        assert_eq!(r.split_half.len(), 4);
+        for s in &r.split_half {
+            assert!((s.even_odd - 1.0).abs() < 1e-12, "{s:?}");
+            assert!((s.random - 1.0).abs() < 1e-12, "{s:?}");
+            assert!((s.better_random - 1.0).abs() < 1e-12, "{s:?}");
+            assert_eq!((s.cells, s.better_cells, s.seeds), (12, 6, (3, 3)));
+            assert!(s.meets_all && s.meets_better);
+        }
+        let a = &r.agreement;
+        assert_eq!(a.within.as_ref().unwrap().pairs, 6);
+        assert_eq!(a.across.as_ref().unwrap().pairs, 15 - 6);
+        assert!((a.within.as_ref().unwrap().mean - 1.0).abs() < 1e-12);
+        assert!((a.across.as_ref().unwrap().mean - 1.0).abs() < 1e-12);
+        for n in &r.seed_noise {
+            assert_eq!(n.accuracy_std_pp, Some(0.0), "{n:?}");
+        }
+        for t in &r.regret.tasks {
+            assert_eq!(t.global_best.as_ref().unwrap().regret_pp, 0.0);
+            assert_eq!(t.best_bias_pp, 0.0);
+        }
+        let text = r.to_string();
+        for heading in ["## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6."] {
+            assert!(text.contains(heading), "{text}");
+        }
+    }
+
+    #[test]
+    fn groups_ranking_cells_in_reverse_interact() {
+        let tasks = [
+            ("train/up", 1),
+            ("train/up", 2),
+            ("train/up", 3),
+            ("train/down", 4),
+            ("train/down", 5),
+            ("train/down", 6),
+            ("test/x", 7),
+        ];
+        let records = design(&tasks, &cells(12), 2, |t, c, _| {
+            let sign = if (3..6).contains(&t) { -1.0 } else { 1.0 };
+            0.5 + 0.01 * t as f64 + sign * 0.02 * c as f64
+        });
+        let r = analyze(&records, None, &three_train_tasks());
+        let i = r.interaction.as_ref().unwrap();
+        assert!(i.share > 0.9, "{i:?}");
+        assert!(i.interval.0 > 0.5, "{i:?}");
+        let down_up = r
+            .agreement
+            .table
+            .iter()
+            .find(|p| p.a != p.b && p.a.starts_with("train") && p.b.starts_with("train"))
+            .unwrap();
+        assert_eq!(down_up.pairs, 9);
+        assert!((down_up.mean + 1.0).abs() < 1e-12);
+        assert!((r.agreement.within.as_ref().unwrap().mean - 1.0).abs() < 1e-12);
+        // the global best by meta-training ranks is ambiguous (three up, three down tasks): it is
+        // whichever cell wins the tie-break, never worse than the worst cell
+        let t = &r.regret.tasks[0];
+        assert!(t.global_best.as_ref().unwrap().regret_pp <= 22.0 + 1e-9);
+    }
+
+    /// One meta-test task with accuracies 90, 80, 70, 60, 50% (cells 0–4, cell 4 the largest),
+    /// three meta-training tasks on which cell 1 is best; `spread` added ∓ to seeds 0 and 1.
+    fn picks(spread: f64) -> (Vec<RunRecord>, Vec<Nb201Arch>) {
+        let cells = cells(5);
+        let test = spec(10);
+        let mut records = Vec::new();
+        for (c, acc) in [0.9, 0.8, 0.7, 0.6, 0.5].into_iter().enumerate() {
+            for s in 0..2 {
+                let mut r = record(
+                    "test/x",
+                    &test,
+                    cells[c],
+                    s,
+                    acc + spread * (2.0 * s as f64 - 1.0),
+                );
+                if c == 4 {
+                    r.result.param_count = 5000;
+                }
+                records.push(r);
+            }
+        }
+        for task_seed in 0..3 {
+            let train = spec(task_seed);
+            for (c, acc) in [0.5, 0.9, 0.6, 0.7, 0.8].into_iter().enumerate() {
+                records.push(record("train/a", &train, cells[c], 0, acc));
+            }
+        }
+        (records, cells)
+    }
+
+    /// The defaults, but a cell on three meta-training tasks may be the global best.
+    fn three_train_tasks() -> AnalyzeOptions {
+        AnalyzeOptions {
+            min_train_tasks: 3,
+            ..AnalyzeOptions::default()
+        }
+    }
+
+    #[test]
+    fn regret_of_known_picks() {
+        let (records, cells) = picks(0.0);
+        let r = analyze(&records, Some(&cells), &three_train_tasks());
+        assert_eq!(r.panel.source, PanelSource::Given { cells: 5 });
+        let t = &r.regret.tasks[0];
+        assert_eq!(t.best, cells[0].to_string());
+        let global = t.global_best.as_ref().unwrap();
+        assert_eq!(global.arch, cells[1].to_string());
+        assert!((global.regret_pp - 10.0).abs() < 1e-9);
+        let params = t.most_params.as_ref().unwrap();
+        assert_eq!(params.arch, cells[4].to_string());
+        assert!((params.regret_pp - 40.0).abs() < 1e-9);
+        assert!((t.random.regret_pp - 20.0).abs() < 1e-9);
+        assert!((t.random.sd_pp - 200f64.sqrt()).abs() < 1e-9);
+        // two identical seeds: no noise, no winner's curse
+        assert_eq!(
+            (global.se_pp, params.se_pp, t.random.se_pp),
+            (0.0, 0.0, 0.0)
+        );
+        assert_eq!(t.best_bias_pp, 0.0);
+        let mean = r.regret.most_params.as_ref().unwrap();
+        assert_eq!(mean.tasks, 1);
+        assert!((mean.regret_pp - 40.0).abs() < 1e-9);
+        // the global-best pick needs enough meta-training tasks
+        let strict = AnalyzeOptions {
+            min_train_tasks: 4,
+            ..three_train_tasks()
+        };
+        let r = analyze(&records, Some(&cells), &strict);
+        assert!(r.regret.tasks[0].global_best.is_none());
+    }
+
+    #[test]
+    fn seed_noise_gives_standard_errors_and_a_pooled_std() {
+        let (records, cells) = picks(0.01);
+        let r = analyze(&records, Some(&cells), &three_train_tasks());
+        // seeds ±1 pp around each mean: variance (1 + 1) / 1 = 2 pp²
+        let noise = &r.seed_noise[0];
+        assert_eq!(
+            (noise.scope.as_str(), noise.cells_repeated, noise.df),
+            ("test/x", 5, 5)
+        );
+        assert!((noise.accuracy_std_pp.unwrap() - 2f64.sqrt()).abs() < 1e-9);
+        assert!((noise.loss_std.unwrap() - 0.01 * 2f64.sqrt()).abs() < 1e-9);
+        let t = &r.regret.tasks[0];
+        let global = t.global_best.as_ref().unwrap();
+        assert!((global.regret_pp - 10.0).abs() < 1e-9);
+        assert!(global.se_pp > 0.3 && global.se_pp < 2.0, "{global:?}");
+        // the best cell is 10 pp clear of the next: no winner's curse beyond noise
+        assert!(t.best_bias_pp.abs() < 0.3, "{t:?}");
+        // determinism: the same seed gives the same report, another seed another bootstrap
+        let again = analyze(&records, Some(&cells), &three_train_tasks());
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            serde_json::to_string(&again).unwrap()
+        );
+        let other = AnalyzeOptions {
+            seed: 1,
+            ..three_train_tasks()
+        };
+        let other = analyze(&records, Some(&cells), &other);
+        assert_ne!(
+            other.regret.tasks[0].global_best.as_ref().unwrap().se_pp,
+            global.se_pp
+        );
+    }
+
+    #[test]
+    fn failed_runs_are_counted_and_skipped_and_isomorphic_cells_merge() {
+        let (mut records, cells) = picks(0.0);
+        let mut failed = records[0].clone();
+        failed.seed = 7;
+        failed.result = RunResult::failed(failed.arch, 7);
+        records.push(failed);
+        // a cell isomorphic to a panel cell but written differently counts as that cell
+        let twin = (0..15_625)
+            .filter_map(Nb201Arch::from_index)
+            .find(|a| {
+                a.canonical_id() != a.index() && cells.iter().all(|c| c.index() != a.canonical_id())
+            })
+            .unwrap();
+        let rep = twin.canonical();
+        let test = records[0].task.clone();
+        records.push(record("test/x", &test, rep, 0, 0.4));
+        records.push(record("test/x", &test, twin, 0, 0.4));
+        let r = analyze(&records, Some(&cells), &three_train_tasks());
+        assert_eq!(r.failed, 1);
+        let g = r.composition.iter().find(|g| g.group == "test/x").unwrap();
+        assert_eq!((g.failed, g.runs, g.cells), (1, 13, 6));
+        assert_eq!(g.seeds, (2, 2.0, 2));
+        assert_eq!(r.cells, 6);
+    }
+
+    #[test]
+    fn seed_noise_alone_is_not_counted_as_interaction() {
+        // additive task + cell effects plus 1 pp seed noise: the residual is all noise
+        let mut rng = stream(42, 0);
+        let noise: Vec<f64> = (0..8 * 15 * 4).map(|_| normal(&mut rng)).collect();
+        let tasks = [
+            ("train/a", 1),
+            ("train/a", 2),
+            ("train/a", 3),
+            ("train/a", 4),
+            ("train/b", 5),
+            ("train/b", 6),
+            ("test/x", 7),
+            ("test/y", 8),
+        ];
+        let records = design(&tasks, &cells(15), 4, |t, c, s| {
+            0.4 + 0.03 * t as f64 + 0.02 * c as f64 + 0.01 * noise[(t * 15 + c) * 4 + s as usize]
+        });
+        let r = analyze(&records, None, &AnalyzeOptions::default());
+        let i = r.interaction.as_ref().unwrap();
+        assert!((i.noise_var - 0.25).abs() < 0.05, "{i:?}");
+        assert!(i.share.abs() < 0.01, "{i:?}");
+        assert!(i.interval.0 <= i.share && i.share <= i.interval.1, "{i:?}");
+        assert!(i.interval.0 < 0.01 && i.interval.1 > -0.01, "{i:?}");
+        for n in &r.seed_noise {
+            assert!((n.accuracy_std_pp.unwrap() - 1.0).abs() < 0.2, "{n:?}");
+        }
+    }
+
+    #[test]
+    fn the_best_of_many_equal_cells_is_biased_up() {
+        // 20 equally good cells, seeds ±1 pp: the observed best mean is pure luck
+        let mut rng = stream(3, 0);
+        let noise: Vec<f64> = (0..40).map(|_| normal(&mut rng)).collect();
+        let records = design(&[("test/x", 1)], &cells(20), 2, |_, c, s| {
+            0.5 + 0.01 * noise[2 * c + s as usize]
+        });
+        let r = analyze(&records, None, &AnalyzeOptions::default());
+        let t = &r.regret.tasks[0];
+        assert!(t.best_bias_pp > 0.2, "{t:?}");
+        let s = &r.split_half[0];
+        assert!(s.random.abs() < 0.5 && !s.meets_all, "{s:?}");
+    }
+
+    #[test]
+    fn selecting_the_better_half_on_the_overall_mean_biases_split_halves_down() {
+        // 400 equally good cells, two noisy seeds each: no signal at all
+        let mut rng = stream(5, 0);
+        let noise: Vec<f64> = (0..800).map(|_| normal(&mut rng)).collect();
+        let records = design(&[("test/x", 1)], &cells(400), 2, |_, c, s| {
+            0.5 + 0.01 * noise[2 * c + s as usize]
+        });
+        let r = analyze(&records, None, &AnalyzeOptions::default());
+        let s = &r.split_half[0];
+        assert!(s.random.abs() < 0.1, "{s:?}");
+        // within the half selected on the sum of the halves: (Var S|S>0 − Var D) / (… + …)
+        let v = 2.0 * (1.0 - 2.0 / std::f64::consts::PI);
+        let collider = (v - 2.0) / (v + 2.0);
+        assert!((s.better_random - collider).abs() < 0.1, "{s:?}");
+        assert!(s.top_by_half.abs() < 0.1, "{s:?}");
+        assert!(s.projected.is_nan() || s.projected < 0.2);
+        assert!(s.better_projected.is_nan());
+    }
+
+    #[test]
+    fn panels_parse_from_arrays_and_plans() {
+        let a = "|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|skip_connect~1|nor_conv_3x3~2|";
+        let array = format!(r#"["{a}", "{a}"]"#);
+        assert_eq!(parse_panel(&array).unwrap().len(), 2);
+        let plan = format!(r#"{{"name": "p", "groups": [], "panel": ["{a}"]}}"#);
+        assert_eq!(parse_panel(&plan).unwrap()[0].to_string(), a);
+        assert!(matches!(parse_panel("{}"), Err(PanelError::Shape)));
+        assert!(matches!(parse_panel("3"), Err(PanelError::Shape)));
+        assert!(matches!(
+            parse_panel("[1]"),
+            Err(PanelError::Arch { index: 0, .. })
+        ));
+        assert!(matches!(
+            parse_panel(r#"["|bad~0|"]"#),
+            Err(PanelError::Arch { index: 0, .. })
+        ));
+        assert!(matches!(parse_panel("[,"), Err(PanelError::Json(_))));
+    }
+}
