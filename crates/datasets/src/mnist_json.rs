@@ -23,7 +23,7 @@ pub fn parse_digit_file(bytes: &[u8], path: &Path) -> Result<Vec<f32>> {
         let offset = line_column_offset(bytes, e.line(), e.column());
         Error::corrupt(path, offset, format!("invalid MNIST JSON: {e}"))
     })?;
-    if file.data.len() % PIXELS != 0 {
+    if !file.data.len().is_multiple_of(PIXELS) {
         return Err(Error::corrupt(
             path,
             element_offset(bytes, file.data.len()),

@@ -74,6 +74,26 @@ impl RunRecord {
     }
 }
 
+impl RunRecord {
+    /// Checks the values a reader relies on: accuracy in `[0, 1]`, finite loss and time.
+    pub fn check(&self) -> Result<(), String> {
+        let r = &self.result;
+        if let Some(a) = r.test_accuracy.filter(|a| !(0.0..=1.0).contains(a)) {
+            return Err(format!("test accuracy {a} is outside [0, 1]"));
+        }
+        if let Some(l) = r.test_loss.filter(|l| l.is_nan() || *l < 0.0) {
+            return Err(format!("test loss {l} is negative or NaN"));
+        }
+        if !(r.wall_seconds.is_finite() && r.wall_seconds >= 0.0) {
+            return Err(format!(
+                "wall time {} is not a finite non-negative number",
+                r.wall_seconds
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Job {
     /// This job's key.
     pub fn key(&self) -> RunKey {
@@ -94,6 +114,19 @@ pub enum DatabaseError {
     #[error("bad shard `{0}`: expected i/n with 0 <= i < n")]
     Shard(String),
     /// Two stores disagree on the protocol of a group.
+    /// `merge` was given no input.
+    #[error("merge needs at least one input store")]
+    NoInputs,
+    /// Merging would leave `out` with fewer records than it holds now.
+    #[error("{}: holds {existing} records, the merge would write {merged}; list it among the inputs to keep them, or pass --force to replace it", out.display())]
+    WouldShrink {
+        /// The output store.
+        out: PathBuf,
+        /// Valid records in it now.
+        existing: usize,
+        /// Records the merge would write.
+        merged: usize,
+    },
     #[error("incompatible stores: group `{group}` was trained with different protocols")]
     Incompatible {
         /// The group.
@@ -416,8 +449,13 @@ pub struct MergeReport {
 }
 
 /// Merge run stores into `out` (atomically): de-duplicate by key, and refuse stores whose records
-/// of one group were trained under different protocols.
-pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeReport, DatabaseError> {
+/// of one group were trained under different protocols. Records whose values are out of range
+/// (see [`RunRecord::check`]) are skipped as corrupt. An existing `out` is never replaced by a
+/// smaller store unless `force` is set.
+pub fn merge(inputs: &[PathBuf], out: &Path, force: bool) -> Result<MergeReport, DatabaseError> {
+    if inputs.is_empty() {
+        return Err(DatabaseError::NoInputs);
+    }
     let mut report = MergeReport::default();
     let mut seen = HashSet::new();
     let mut protocols: HashMap<String, Protocol> = HashMap::new();
@@ -427,7 +465,13 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeReport, DatabaseErro
         report
             .corrupt
             .extend(c.corrupt.into_iter().map(|l| (input.clone(), l)));
-        for r in c.records {
+        for (r, line) in c.records.into_iter().zip(c.lines) {
+            if let Err(message) = r.check() {
+                report
+                    .corrupt
+                    .push((input.clone(), CorruptLine { line, message }));
+                continue;
+            }
             match protocols.get(&r.group) {
                 Some(p) if *p != r.protocol => {
                     return Err(DatabaseError::Incompatible { group: r.group });
@@ -445,6 +489,16 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<MergeReport, DatabaseErro
         }
     }
     report.records = records.len();
+    if !force && out.exists() {
+        let existing = read_store::<RunRecord>(out, &runs_header())?.records.len();
+        if existing > records.len() {
+            return Err(DatabaseError::WouldShrink {
+                out: out.to_path_buf(),
+                existing,
+                merged: records.len(),
+            });
+        }
+    }
     write_store(out, &runs_header(), &records)?;
     Ok(report)
 }

@@ -139,7 +139,7 @@ impl Protocol {
         if self.channels == 0 {
             return Err(E::ZeroChannels);
         }
-        if self.resolution == 0 || self.resolution % 4 != 0 {
+        if self.resolution == 0 || !self.resolution.is_multiple_of(4) {
             return Err(E::Resolution(self.resolution));
         }
         if self.train_per_class == 0 {

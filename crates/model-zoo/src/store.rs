@@ -63,6 +63,12 @@ pub enum StoreError {
     /// A record could not be serialised.
     #[error("cannot serialise record: {0}")]
     Serialise(#[from] serde_json::Error),
+    /// Another process holds the store open for writing.
+    #[error("{path}: another process is writing this store (it holds the store's lock); give every builder its own store (`--shard i/n --store runs.i.jsonl`) and combine them with `metanas-db merge`")]
+    Locked {
+        /// The store file.
+        path: PathBuf,
+    },
 }
 
 /// A line that did not hold a valid record.
@@ -81,6 +87,8 @@ pub struct StoreContents<R> {
     pub header: StoreHeader,
     /// Valid records, in file order.
     pub records: Vec<R>,
+    /// The 1-based line number of each record in `records`.
+    pub lines: Vec<usize>,
     /// Lines that are not valid records (kept in the file, skipped by readers).
     pub corrupt: Vec<CorruptLine>,
     /// Bytes of a partial last line (no trailing newline): a write cut off by a crash.
@@ -105,6 +113,7 @@ pub fn read_store<R: DeserializeOwned>(
     let mut line_no = 0;
     let mut found: Option<StoreHeader> = None;
     let mut records = Vec::new();
+    let mut lines = Vec::new();
     let mut corrupt = Vec::new();
     let mut partial_tail = 0;
     loop {
@@ -138,7 +147,10 @@ pub fn read_store<R: DeserializeOwned>(
             continue;
         }
         match serde_json::from_slice::<R>(text) {
-            Ok(r) => records.push(r),
+            Ok(r) => {
+                records.push(r);
+                lines.push(line_no);
+            }
             Err(e) => corrupt.push(CorruptLine {
                 line: line_no,
                 message: e.to_string(),
@@ -150,6 +162,7 @@ pub fn read_store<R: DeserializeOwned>(
         message: "file is empty or has no complete first line".into(),
     })?;
     Ok(StoreContents {
+        lines,
         header,
         records,
         corrupt,
@@ -183,12 +196,24 @@ impl<R: Serialize + DeserializeOwned> StoreWriter<R> {
             f.sync_all().map_err(io(&tmp))?;
             std::fs::rename(&tmp, path).map_err(io(path))?;
         }
-        let contents = read_store::<R>(path, header)?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(path)
             .map_err(io(path))?;
+        // One writer at a time: the lock is taken before the tail is inspected, so a second
+        // writer can neither cut the first one's line in flight nor interleave with it. The
+        // operating system releases it when the process ends, however it ends.
+        file.try_lock().map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => StoreError::Locked {
+                path: path.to_path_buf(),
+            },
+            std::fs::TryLockError::Error(source) => StoreError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
+        let contents = read_store::<R>(path, header)?;
         if contents.partial_tail > 0 {
             let len = file.metadata().map_err(io(path))?.len();
             file.set_len(len - contents.partial_tail as u64)
@@ -242,6 +267,26 @@ pub fn write_store<R: Serialize>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_second_writer_is_refused_until_the_first_closes() {
+        let dir = std::env::temp_dir().join(format!("store-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("s.jsonl");
+        let header = super::StoreHeader {
+            format: "t".into(),
+            version: 1,
+        };
+        let (mut first, _) = super::StoreWriter::<u32>::open(&path, &header).unwrap();
+        first.append(&1).unwrap();
+        let err = super::StoreWriter::<u32>::open(&path, &header).unwrap_err();
+        assert!(matches!(err, super::StoreError::Locked { .. }), "{err}");
+        assert!(err.to_string().contains("merge"), "{err}");
+        drop(first);
+        let (_, contents) = super::StoreWriter::<u32>::open(&path, &header).unwrap();
+        assert_eq!(contents.records, vec![1]);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     use super::*;
 
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

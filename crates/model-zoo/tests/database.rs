@@ -33,9 +33,11 @@ fn tiny_plan(tasks: usize, archs: usize) -> Plan {
         good_cells: vec![Nb201Arch::from_index(9930).unwrap()],
         panel: Vec::new(),
         groups: vec![PlanGroup {
-            name: "train/digits".into(),
+            // The MNIST sample embedded in the repository: the builder runs with nothing
+            // installed.
+            name: "train/mnist-sample".into(),
             role: Role::MetaTrain,
-            source: SourceSpec::Digits,
+            source: SourceSpec::MnistSample,
             classes: Vec::new(),
             way: 2,
             tasks,
@@ -144,7 +146,7 @@ fn shards_are_disjoint_and_merge_to_the_plan() {
     // Merging a shard twice drops the duplicates.
     let out = dir.join("merged.jsonl");
     let inputs = vec![stores[0].clone(), stores[1].clone(), stores[0].clone()];
-    let report = database::merge(&inputs, &out).unwrap();
+    let report = database::merge(&inputs, &out, false).unwrap();
     assert_eq!(report.records, plan.jobs(&paths).unwrap().len());
     assert_eq!(report.duplicates, a.len());
     // A store trained under another protocol for the same group is refused.
@@ -152,8 +154,35 @@ fn shards_are_disjoint_and_merge_to_the_plan() {
     other.groups[0].protocol.epochs = 2;
     let odd = dir.join("odd.jsonl");
     database::build(&other, &odd, &paths, &Default::default(), &(), train).unwrap();
-    let err = database::merge(&[out.clone(), odd], &dir.join("bad.jsonl")).unwrap_err();
+    let err = database::merge(&[out.clone(), odd], &dir.join("bad.jsonl"), false).unwrap_err();
     assert!(matches!(err, database::DatabaseError::Incompatible { .. }));
+    // No inputs, or an output that would shrink, are refused; --force replaces.
+    assert!(matches!(
+        database::merge(&[], &out, false),
+        Err(database::DatabaseError::NoInputs)
+    ));
+    let err = database::merge(&stores[..1], &out, false).unwrap_err();
+    assert!(
+        matches!(err, database::DatabaseError::WouldShrink { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        database::load(std::slice::from_ref(&out)).unwrap().len(),
+        plan.jobs(&paths).unwrap().len(),
+        "the refused merge left the store as it was"
+    );
+    database::merge(&stores[..1], &out, true).unwrap();
+    assert_eq!(database::load(&[out]).unwrap().len(), a.len());
+    // A record out of range is skipped as corrupt, by line number.
+    let mut bad = a[0].clone();
+    bad.result.test_accuracy = Some(1.5);
+    let odd = dir.join("range.jsonl");
+    model_zoo::store::write_store(&odd, &database::runs_header(), &[a[0].clone(), bad]).unwrap();
+    let report = database::merge(&[odd], &dir.join("range-out.jsonl"), false).unwrap();
+    assert_eq!(report.records, 1);
+    assert_eq!(report.corrupt.len(), 1);
+    assert_eq!(report.corrupt[0].1.line, 3);
+    assert!(report.corrupt[0].1.message.contains("outside [0, 1]"));
 }
 
 #[test]

@@ -67,7 +67,7 @@ impl MabConfig {
                 return Err(SetEncoderError::ZeroSize { what });
             }
         }
-        if self.value_dim % self.num_heads != 0 {
+        if !self.value_dim.is_multiple_of(self.num_heads) {
             return Err(SetEncoderError::HeadsDoNotDivide {
                 dim: self.value_dim,
                 heads: self.num_heads,

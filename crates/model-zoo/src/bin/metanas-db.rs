@@ -83,6 +83,9 @@ enum Command {
         out: PathBuf,
         /// Input stores.
         inputs: Vec<PathBuf>,
+        /// Replace `--out` even if the merge holds fewer records than it does now.
+        #[arg(long)]
+        force: bool,
     },
     /// Count records per group, and what a plan still lacks.
     Status {
@@ -157,7 +160,7 @@ impl Progress for Report {
         if let Some(bar) = &self.bar {
             bar.inc(1);
             bar.set_message(format!("{} acc {acc:.3}", r.group));
-        } else if t.0 % 25 == 0 || t.0 == t.1 {
+        } else if t.0.is_multiple_of(25) || t.0 == t.1 {
             let el = self.start.elapsed().as_secs_f64();
             let eta = el / t.0 as f64 * (t.1 - t.0) as f64;
             eprintln!(
@@ -182,9 +185,12 @@ fn run(cli: Cli) -> Result<(), String> {
             for (file, plan) in [
                 ("study-plan.json", presets::study_plan()),
                 ("plan.json", presets::database_plan(good)),
-                ("plan-v2.json", presets::database_plan_v2(panel)),
+                ("v2/plan.json", presets::database_plan_v2(panel)),
             ] {
                 let path = out.join(file);
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                }
                 let text = serde_json::to_string_pretty(&plan).expect("plans serialise");
                 std::fs::write(&path, text + "\n")
                     .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -263,8 +269,8 @@ fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Merge { out, inputs } => {
-            let r = database::merge(&inputs, &out).map_err(|e| e.to_string())?;
+        Command::Merge { out, inputs, force } => {
+            let r = database::merge(&inputs, &out, force).map_err(|e| e.to_string())?;
             for (p, c) in &r.corrupt {
                 eprintln!(
                     "warning: {}: line {} skipped: {}",
@@ -282,7 +288,25 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Status { plan, stores } => {
-            let records = database::load(&stores).map_err(|e| e.to_string())?;
+            let mut records = Vec::new();
+            for store in &stores {
+                let c = model_zoo::store::read_store::<RunRecord>(store, &database::runs_header())
+                    .map_err(|e| e.to_string())?;
+                for l in &c.corrupt {
+                    eprintln!(
+                        "warning: {}: line {}: {}",
+                        store.display(),
+                        l.line,
+                        l.message
+                    );
+                }
+                for (r, line) in c.records.into_iter().zip(c.lines) {
+                    match r.check() {
+                        Ok(()) => records.push(r),
+                        Err(m) => eprintln!("warning: {}: line {line}: {m}", store.display()),
+                    }
+                }
+            }
             let mut groups: BTreeMap<&str, (usize, usize, Vec<&datasets::TaskSpec>)> =
                 BTreeMap::new();
             for r in &records {

@@ -118,7 +118,7 @@ impl Nb201NetworkConfig {
         if self.num_classes == 0 {
             return Err(NetworkConfigError::ZeroClasses);
         }
-        if self.resolution == 0 || self.resolution % 4 != 0 {
+        if self.resolution == 0 || !self.resolution.is_multiple_of(4) {
             return Err(NetworkConfigError::Resolution(self.resolution));
         }
         Ok(())
