@@ -33,11 +33,9 @@ fn tiny_plan(tasks: usize, archs: usize) -> Plan {
         good_cells: vec![Nb201Arch::from_index(9930).unwrap()],
         panel: Vec::new(),
         groups: vec![PlanGroup {
-            // The MNIST sample embedded in the repository: the builder runs with nothing
-            // installed.
-            name: "train/mnist-sample".into(),
+            name: "train/digits".into(),
             role: Role::MetaTrain,
-            source: SourceSpec::MnistSample,
+            source: SourceSpec::Digits,
             classes: Vec::new(),
             way: 2,
             tasks,
