@@ -244,22 +244,13 @@ fn v2_group(
     seeds: usize,
 ) -> PlanGroup {
     let meta_train = role == Role::MetaTrain;
+    let fresh = if meta_train { V2_FRESH_CELLS } else { 0 };
     PlanGroup {
-        name: name.into(),
-        role,
-        source,
-        classes: Vec::new(),
-        way,
-        tasks,
-        uniform_archs: if meta_train { V2_FRESH_CELLS } else { 0 },
-        good_archs: 0,
-        seeds,
-        connected_only: false,
-        test_groups: 0,
         protocol: v2_protocol(train, test, resolution),
         panel_archs: if meta_train { V2_PANEL_PER_TASK } else { panel },
         channels,
         pin: true,
+        ..group(name, role, source, way, tasks, (fresh, 0), seeds)
     }
 }
 
