@@ -2,7 +2,7 @@
 //! at the shapes of the mini protocol's first stage (batch 64, C = 8, 16×16); plus one training
 //! step of the mini network. Compare each `ours` line with the `burn` line beside it.
 //!
-//! `cargo bench -p model-zoo --bench layers`
+//! `cargo bench -p model-zoo --bench layers` (only the convolutions: `... -- conv`)
 
 use burn::backend::{Autodiff, Flex};
 use burn::module::Module;
@@ -11,10 +11,11 @@ use burn::nn::{BatchNormConfig, PaddingConfig2d};
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::tensor::activation::relu;
-use burn::tensor::module::avg_pool2d;
+use burn::tensor::module::{avg_pool2d, conv2d};
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Distribution, Int, Tensor};
 use criterion::{criterion_group, criterion_main, Criterion};
-use search_space::network::{AvgPool3x3, BatchNorm2dConfig, BnMode, ReluConvBnConfig};
+use search_space::network::{self, AvgPool3x3, BatchNorm2dConfig, BnMode, ReluConvBnConfig};
 use search_space::{Nb201Arch, Nb201NetworkConfig};
 
 type B = Autodiff<Flex>;
@@ -76,6 +77,44 @@ fn layers(c: &mut Criterion) {
     }
 }
 
+/// 3×3 convolutions at the mini protocol's shapes (the cells' stride-1 convs of the three
+/// stages, and the two stride-2 reduction convs), forward + backward with input and weight
+/// gradients: Burn's `conv2d` against `search_space::network::conv2d`.
+fn conv(c: &mut Criterion) {
+    let device = Default::default();
+    for (input, out, stride) in [
+        ([64, 8, 16, 16], 8, 1),
+        ([64, 16, 8, 8], 16, 1),
+        ([64, 32, 4, 4], 32, 1),
+        ([64, 8, 16, 16], 16, 2),
+        ([64, 16, 8, 8], 32, 2),
+    ] {
+        let [n, cin, h, w]: [usize; 4] = input;
+        let mut group = c.benchmark_group(format!("conv3x3_s{stride}_{n}x{cin}x{h}x{w}_to_{out}"));
+        let x = Tensor::<B, 4>::random(input, Distribution::Normal(0.0, 1.0), &device);
+        let weight =
+            Tensor::<B, 4>::random([out, cin, 3, 3], Distribution::Normal(0.0, 0.1), &device)
+                .require_grad();
+        let options = ConvOptions::new([stride, stride], [1, 1], [1, 1], 1);
+        let r = Tensor::<B, 4>::random(
+            [n, out, h.div_ceil(stride), w.div_ceil(stride)],
+            Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        group.bench_function("burn", |b| {
+            b.iter(|| fwd_bwd(&x, &r, |x| conv2d(x, weight.clone(), None, options.clone())))
+        });
+        group.bench_function("ours", |b| {
+            b.iter(|| {
+                fwd_bwd(&x, &r, |x| {
+                    network::conv2d(x, weight.clone(), None, options.clone())
+                })
+            })
+        });
+        group.finish();
+    }
+}
+
 fn train_step(c: &mut Criterion) {
     let device = Default::default();
     let mut group = c.benchmark_group("mini_train_step");
@@ -113,6 +152,6 @@ fn train_step(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).measurement_time(std::time::Duration::from_secs(3));
-    targets = layers, train_step
+    targets = layers, conv, train_step
 }
 criterion_main!(benches);

@@ -32,6 +32,7 @@
 mod batch_norm;
 mod buffer;
 mod cell;
+mod conv;
 pub mod init;
 mod model;
 mod ops;
@@ -40,6 +41,7 @@ mod reduction;
 pub use batch_norm::{BatchNorm2d, BatchNorm2dConfig, BnMode};
 pub use buffer::Buffer;
 pub use cell::{Nb201Cell, Nb201CellConfig};
+pub use conv::conv2d;
 pub use model::{Nb201Network, Nb201NetworkConfig, NetworkConfigError};
 pub use ops::{AvgPool3x3, EdgeOp, Identity, ReluConvBn, ReluConvBnConfig};
 pub use reduction::{ResidualBlock, ResidualBlockConfig};

@@ -9,6 +9,7 @@ use burn::tensor::{backend::Backend, Tensor};
 
 use super::batch_norm::{BatchNorm2d, BatchNorm2dConfig, BnMode};
 use super::cell::{Nb201Cell, Nb201CellConfig};
+use super::conv::conv_module;
 use super::init::{mix, uniform_param};
 use super::reduction::{ResidualBlock, ResidualBlockConfig};
 use crate::Nb201Arch;
@@ -229,7 +230,7 @@ impl<B: Backend> Nb201Network<B> {
         );
         let mut x = self
             .stem_bn
-            .forward_mode(self.stem_conv.forward(input), mode);
+            .forward_mode(conv_module(&self.stem_conv, input), mode);
         for (s, cells) in self.stages.iter().enumerate() {
             if s > 0 {
                 x = self.reductions[s - 1].forward(x, mode);

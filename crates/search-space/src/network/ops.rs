@@ -8,6 +8,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 
 use super::batch_norm::{BatchNorm2d, BatchNorm2dConfig, BnMode};
+use super::conv::conv_module;
 use super::init::uniform_param;
 
 /// Configuration of a [`ReluConvBn`].
@@ -70,7 +71,7 @@ impl<B: Backend> ReluConvBn<B> {
         let x = if self.conv.kernel_size == [1, 1] && self.conv.stride == [1, 1] {
             pointwise_conv(x, self.conv.weight.val())
         } else {
-            self.conv.forward(x)
+            conv_module(&self.conv, x)
         };
         self.bn.forward_mode(x, mode)
     }
