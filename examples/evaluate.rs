@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::error::Error;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use burn::backend::{Autodiff, Flex};
 use burn::module::AutodiffModule;
@@ -149,8 +150,18 @@ fn measured(
     Ok(v)
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let args = Args::parse();
+/// Errors are printed for people (their `Display`, which names the fix), with a non-zero exit.
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let device = Default::default();
     let extractor = CnnExtractor::<Flex>::pretrained(&device)?;
     let paths: Vec<PathBuf> = args

@@ -13,6 +13,7 @@
 use std::collections::HashSet;
 use std::error::Error;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Instant;
 
 use burn::backend::{Autodiff, Flex};
@@ -75,8 +76,18 @@ fn accuracy(model: &GraphVae<Flex>, graphs: &[TypedGraph]) -> Result<f64, Box<dy
     Ok(exact as f64 / graphs.len() as f64)
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let args = Args::parse();
+/// Errors are printed for people (their `Display`, which names the fix), with a non-zero exit.
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let device = Default::default();
     let space = Nb201Space;
     let mut archs: Vec<Nb201Arch> = Nb201Arch::all().collect();

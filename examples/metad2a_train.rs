@@ -11,6 +11,7 @@
 
 use std::error::Error;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use burn::backend::{Autodiff, Flex};
 use clap::Parser;
@@ -42,8 +43,18 @@ struct Args {
     seed: u64,
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let args = Args::parse();
+/// Errors are printed for people (their `Display`, which names the fix), with a non-zero exit.
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let device = Default::default();
     let extractor = CnnExtractor::<Flex>::pretrained(&device)?;
     let paths: Vec<PathBuf> = args

@@ -15,6 +15,7 @@
 
 use std::error::Error;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use burn::tensor::backend::AutodiffBackend;
 use clap::{Parser, ValueEnum};
@@ -35,6 +36,9 @@ enum Source {
     Digits,
     /// Glyphs rendered from installed fonts.
     Glyphs,
+    /// The MNIST sample embedded in the repository (10 classes, 300 images each; nothing to
+    /// install).
+    MnistSample,
 }
 
 #[derive(Debug, Parser)]
@@ -162,12 +166,23 @@ impl Args {
             Source::MnistCsv => SourceSpec::MnistCsv,
             Source::Digits => SourceSpec::Digits,
             Source::Glyphs => SourceSpec::glyphs(),
+            Source::MnistSample => SourceSpec::MnistSample,
         }
     }
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let args = Args::parse();
+/// Errors are printed for people (their `Display`, which names the fix), with a non-zero exit.
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let device = match args.device {
         Some(device) => device,
         None => DeviceSpec::from_env()?,

@@ -5,7 +5,8 @@
 //! rendered from installed fonts (hundreds of classes across scripts), RGB crops of photographs
 //! and wallpapers (Debian), and RGB procedural textures generated from a seed. What
 //! meta-training never sees is listed once, in [`held_out`]. `bash scripts/setup-data.sh` installs
-//! them; [`DataPaths`] says where they are.
+//! them; [`DataPaths`] says where they are. Two sources need nothing installed: the procedural
+//! textures, and a 3,000-image MNIST sample that ships inside the crate ([`mnist_sample`]).
 //!
 //! A [`TaskSpec`] names a source, some of its classes, shot counts, a resolution and a seed;
 //! [`Task::build`] turns it into train and test [`Images`], bit-identically every time.
@@ -25,6 +26,7 @@
 #![warn(missing_docs)]
 
 pub mod csv_mnist;
+pub mod data_tests;
 pub mod digits;
 pub mod error;
 pub mod fashion_mnist;
@@ -40,6 +42,7 @@ pub mod held_out;
 pub mod idx;
 pub mod images;
 pub mod mnist_json;
+pub mod mnist_sample;
 pub mod paths;
 pub mod photos;
 pub mod pixel_csv;

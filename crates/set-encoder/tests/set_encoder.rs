@@ -1,8 +1,9 @@
 //! End-to-end behaviour of the set encoder: permutation invariance, padding, errors, training
 //! gradients, and both feature extractors on every data source.
 //!
-//! Source tests read the installed data (`bash scripts/setup-data.sh`); they fail with a message
-//! saying so when it is missing, unless `METANAS_SKIP_DATA_TESTS=1`.
+//! Tests on the embedded MNIST sample and on image folders always run; those on the installed
+//! sources (`bash scripts/setup-data.sh`) run with `METANAS_DATA_TESTS=1` (see
+//! `datasets::data_tests`), and say on stderr whether they ran.
 
 use burn::backend::{Autodiff, Flex};
 use burn::module::Module;
@@ -245,8 +246,9 @@ fn trains_through_masks() {
 
 // ---- Feature extractors on every data source -------------------------------------------------
 
-fn skip() -> bool {
-    std::env::var("METANAS_SKIP_DATA_TESTS").is_ok_and(|v| v == "1")
+/// Whether the data test `name` runs (`METANAS_DATA_TESTS=1`); prints which either way.
+fn skip(name: &str) -> bool {
+    !datasets::data_tests::enabled(name)
 }
 
 fn build(spec: &TaskSpec) -> Task {
@@ -254,7 +256,7 @@ fn build(spec: &TaskSpec) -> Task {
         panic!(
             "cannot build a task of `{}`: {err}\n\
              Install the test data with `bash scripts/setup-data.sh` \
-             (or set METANAS_SKIP_DATA_TESTS=1 to skip data tests).",
+             (or unset METANAS_DATA_TESTS to skip the data tests).",
             spec.source.name()
         )
     })
@@ -297,7 +299,7 @@ fn check_both(spec: TaskSpec) {
 
 #[test]
 fn extractors_on_fashion_mnist() {
-    if skip() {
+    if skip("extractors_on_fashion_mnist") {
         return;
     }
     let source = SourceSpec::FashionMnist { split: Split::Test };
@@ -306,7 +308,7 @@ fn extractors_on_fashion_mnist() {
 
 #[test]
 fn extractors_on_mnist_json() {
-    if skip() {
+    if skip("extractors_on_mnist_json") {
         return;
     }
     check_both(TaskSpec::new(SourceSpec::MnistJson, vec![1, 4, 9], 5, 2, 32, 2).with_channels(3));
@@ -314,15 +316,27 @@ fn extractors_on_mnist_json() {
 
 #[test]
 fn extractors_on_mnist_csv() {
-    if skip() {
+    if skip("extractors_on_mnist_csv") {
         return;
     }
     check_both(TaskSpec::new(SourceSpec::MnistCsv, vec![0, 8], 7, 2, 28, 3));
 }
 
 #[test]
+fn extractors_on_the_embedded_mnist_sample() {
+    check_both(TaskSpec::new(
+        SourceSpec::MnistSample,
+        vec![3, 8, 5],
+        5,
+        2,
+        28,
+        9,
+    ));
+}
+
+#[test]
 fn extractors_on_digits() {
-    if skip() {
+    if skip("extractors_on_digits") {
         return;
     }
     check_both(TaskSpec::new(
@@ -337,7 +351,7 @@ fn extractors_on_digits() {
 
 #[test]
 fn extractors_on_glyphs_of_held_out_scripts() {
-    if skip() {
+    if skip("extractors_on_glyphs_of_held_out_scripts") {
         return;
     }
     let paths = DataPaths::from_env();
@@ -435,38 +449,51 @@ fn nearest_mean_accuracy(support: &Features, query: &Features) -> f64 {
 
 /// The CNN's embedding separates classes it never saw (MNIST digits, held-out scripts) at
 /// least about as well as raw pixels: a sanity check of the shipped weights, with a margin.
-#[test]
-fn cnn_features_separate_unseen_classes() {
-    if skip() {
-        return;
-    }
+fn check_cnn_separates(spec: TaskSpec) {
     let device = Default::default();
     let cnn = CnnExtractor::<B>::pretrained(&device).unwrap();
     let pixels = PixelExtractor::default();
+    let task = build(&spec);
+    let score = |e: &dyn FeatureExtractor| {
+        nearest_mean_accuracy(
+            &e.extract(&task.train).unwrap(),
+            &e.extract(&task.test).unwrap(),
+        )
+    };
+    let (cnn_acc, pixel_acc) = (score(&cnn), score(&pixels));
+    eprintln!(
+        "{}: nearest-class-mean accuracy, CNN {cnn_acc:.3} vs pixels {pixel_acc:.3}",
+        spec.source.name()
+    );
+    assert!(cnn_acc > 0.6, "CNN features: {cnn_acc}");
+    assert!(
+        cnn_acc >= pixel_acc - 0.05,
+        "CNN {cnn_acc} vs pixels {pixel_acc}"
+    );
+}
+
+#[test]
+fn cnn_features_separate_unseen_digits() {
+    check_cnn_separates(TaskSpec::new(
+        SourceSpec::MnistSample,
+        (0..10).collect(),
+        10,
+        30,
+        28,
+        7,
+    ));
+}
+
+#[test]
+fn cnn_features_separate_unseen_scripts() {
+    if skip("cnn_features_separate_unseen_scripts") {
+        return;
+    }
     let glyphs = SourceSpec::Glyphs(datasets::GlyphsSpec {
         scripts: cnn_held_out_scripts(),
         ..Default::default()
     });
-    for spec in [
-        TaskSpec::new(SourceSpec::MnistCsv, (0..10).collect(), 10, 30, 28, 7),
+    check_cnn_separates(
         TaskSpec::new(glyphs, (0..20).map(|c| c * 7).collect(), 10, 10, 32, 8).with_test_groups(1),
-    ] {
-        let task = build(&spec);
-        let score = |e: &dyn FeatureExtractor| {
-            nearest_mean_accuracy(
-                &e.extract(&task.train).unwrap(),
-                &e.extract(&task.test).unwrap(),
-            )
-        };
-        let (cnn_acc, pixel_acc) = (score(&cnn), score(&pixels));
-        eprintln!(
-            "{}: nearest-class-mean accuracy, CNN {cnn_acc:.3} vs pixels {pixel_acc:.3}",
-            spec.source.name()
-        );
-        assert!(cnn_acc > 0.6, "CNN features: {cnn_acc}");
-        assert!(
-            cnn_acc >= pixel_acc - 0.05,
-            "CNN {cnn_acc} vs pixels {pixel_acc}"
-        );
-    }
+    );
 }

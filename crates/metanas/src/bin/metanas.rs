@@ -52,6 +52,8 @@ enum Source {
     FashionMnist,
     /// Georgian glyphs rendered from installed fonts.
     GlyphsGeorgian,
+    /// The MNIST sample embedded in the repository (300 images per digit; nothing to install).
+    MnistSample,
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +156,7 @@ impl DataArgs {
             }
             (None, Some(Source::Mnist)) => SourceSpec::MnistJson,
             (None, Some(Source::Digits)) => SourceSpec::Digits,
+            (None, Some(Source::MnistSample)) => SourceSpec::MnistSample,
             (None, Some(Source::FashionMnist)) => SourceSpec::FashionMnist { split: Split::Test },
             (None, Some(Source::GlyphsGeorgian)) => {
                 model_zoo::presets::meta_test_glyphs(datasets::Script::Georgian)
