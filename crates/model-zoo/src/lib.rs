@@ -21,6 +21,7 @@
 //! record), `error.rs` (refusals), `data.rs` (device batches and shuffling).
 
 pub mod analysis;
+pub mod compare;
 pub mod database;
 pub mod plan;
 pub mod presets;

@@ -119,6 +119,17 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Two builds of the same runs side by side (another backend, kernel or machine): per
+    /// group, the paired difference B − A of test accuracy against the seed noise of A.
+    Compare {
+        /// Build A (the reference): a store.
+        a: PathBuf,
+        /// Build B: a store with (some of) the same runs.
+        b: PathBuf,
+        /// Print the comparison as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -382,6 +393,18 @@ fn run(cli: Cli) -> Result<(), String> {
             json,
             seed,
         } => analyze(&store, panel.as_ref(), json, seed),
+        Command::Compare { a, b, json } => {
+            let a = database::load(std::slice::from_ref(&a)).map_err(|e| e.to_string())?;
+            let b = database::load(std::slice::from_ref(&b)).map_err(|e| e.to_string())?;
+            let comparison = model_zoo::compare::compare(&a, &b);
+            if json {
+                let text = serde_json::to_string_pretty(&comparison).expect("reports serialise");
+                println!("{text}");
+            } else {
+                print!("{comparison}");
+            }
+            Ok(())
+        }
     }
 }
 
