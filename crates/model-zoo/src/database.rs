@@ -333,7 +333,10 @@ where
             let train = &train;
             let save_weights = save_weights.clone();
             scope.spawn(move || loop {
-                let Some(jobs) = queue.lock().expect("queue lock").next() else {
+                // Workers catch their panics (below), so the lock is never poisoned; were it
+                // poisoned anyway, the queue itself is still sound.
+                let next = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+                let Some(jobs) = next else {
                     return;
                 };
                 let task = match Task::build(&jobs[0].task, paths) {
@@ -347,7 +350,16 @@ where
                     }
                 };
                 for job in jobs {
-                    let record = match train(&job, &task) {
+                    // A panic inside one training run (a bug, an assertion in a kernel) fails
+                    // that run, recorded with its message and retried by the next build; the
+                    // other runs go on.
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        train(&job, &task)
+                    }))
+                    .unwrap_or_else(|panic| {
+                        Err(format!("training panicked: {}", panic_text(panic.as_ref())))
+                    });
+                    let record = match outcome {
                         Ok(trained) => {
                             let weights = match (&save_weights, trained.weights) {
                                 (Some(dir), Some(bytes)) => match save_blob(dir, &bytes) {
@@ -392,6 +404,15 @@ where
         Ok(())
     })?;
     Ok(report)
+}
+
+/// The message of a caught panic (`panic!` with a string literal or a formatted string).
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string())
 }
 
 fn failed_record(job: &Job, message: &str) -> RunRecord {

@@ -268,15 +268,24 @@ impl Plan {
                 chosen.push(arch);
             }
         }
+        // Classes the uniform draw may still pick: when the group asks for more than there
+        // are, it takes them all and stops (the draws themselves are unchanged, so existing
+        // plans regenerate identically).
+        let eligible = |a: &Nb201Arch| !g.connected_only || a.is_connected();
+        let mut left = classes
+            .iter()
+            .filter(|a| eligible(a) && !ids.contains(&a.canonical_id()))
+            .count();
         let mut uniform = 0;
-        while uniform < g.uniform_archs && ids.len() < classes.len() {
+        while uniform < g.uniform_archs && left > 0 {
             let arch = *classes.choose(rng).expect("6,466 classes");
-            if g.connected_only && !arch.is_connected() {
+            if !eligible(&arch) {
                 continue;
             }
             if ids.insert(arch.canonical_id()) {
                 chosen.push(arch);
                 uniform += 1;
+                left -= 1;
             }
         }
         chosen
@@ -371,6 +380,22 @@ mod tests {
             assert_eq!(archs.len(), 6, "distinct classes per task");
             assert!(archs.contains(&Nb201Arch::from_index(9930).unwrap().canonical_id()));
         }
+    }
+
+    #[test]
+    fn asking_for_more_connected_cells_than_exist_takes_them_all() {
+        let mut p = plan();
+        p.groups[0].connected_only = true;
+        p.groups[0].uniform_archs = 10_000;
+        p.groups[0].tasks = 1;
+        p.groups[0].seeds = 1;
+        let jobs = p.jobs(&DataPaths::default()).unwrap();
+        let connected = Nb201Arch::canonical_classes()
+            .filter(|a| a.is_connected())
+            .count();
+        // The good cell (connected) plus every other connected class, each once.
+        assert_eq!(jobs.len(), connected);
+        assert!(jobs.iter().all(|j| j.arch.is_connected()));
     }
 
     #[test]

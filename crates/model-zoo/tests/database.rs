@@ -186,6 +186,47 @@ fn shards_are_disjoint_and_merge_to_the_plan() {
 }
 
 #[test]
+fn a_panicking_run_is_recorded_as_failed_and_the_build_goes_on() {
+    let dir = scratch("panic");
+    let plan = tiny_plan(2, 1);
+    let paths = DataPaths::from_env();
+    let first = plan.jobs(&paths).unwrap()[0].key();
+    let store = dir.join("runs.jsonl");
+    let report = database::build(
+        &plan,
+        &store,
+        &paths,
+        &Default::default(),
+        &(),
+        |job: &model_zoo::plan::Job, task: &Task| {
+            if job.key() == first {
+                panic!("a bug in one run");
+            }
+            train_cpu(job.arch, task, &job.protocol, job.seed)
+                .map(|result| database::Trained {
+                    result,
+                    weights: None,
+                })
+                .map_err(|e| e.to_string())
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (report.ran, report.failed),
+        (plan.jobs(&paths).unwrap().len(), 1)
+    );
+    let records = database::load(&[store]).unwrap();
+    let failed: Vec<&RunRecord> = records.iter().filter(|r| !r.result.is_ok()).collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].key(), first);
+    let error = failed[0].error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("training panicked: a bug in one run"),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_record_reruns_to_the_same_accuracy() {
     let dir = scratch("rerun");
     let store = dir.join("runs.jsonl");
