@@ -478,7 +478,7 @@ impl<B: Backend> MetaD2A<B> {
                 GraphLatentCache::new(&self.predictor, &graphs, 2048, &device)
                     .expect("NB201 graphs always batch")
             });
-            let scores = self.scores(cache, task, options.draws, options.seed)?;
+            let scores = self.scores(cache, task, options.draws, score_seed(options.seed))?;
             let archs: Vec<Nb201Arch> = Nb201Arch::all().collect();
             (archs, scores, 0, 0)
         } else {
@@ -527,7 +527,7 @@ impl<B: Backend> MetaD2A<B> {
                     "the generator produced no valid cell within the constraints".into(),
                 ));
             }
-            let scores = self.predict(task, &archs, options.draws, options.seed ^ 0x9e37)?;
+            let scores = self.predict(task, &archs, options.draws, score_seed(options.seed))?;
             (archs, scores, decoded, valid)
         };
         let mut ranked: Vec<Candidate> = archs
@@ -559,4 +559,11 @@ impl<B: Backend> MetaD2A<B> {
             seconds: start.elapsed().as_secs_f64(),
         })
     }
+}
+
+/// The seed of the image draws a search scores its cells with: one for both modes, so that a
+/// cell scores the same whether it was generated or found exhaustively (the generated mode's
+/// own draws, for the generator's latents, come from `seed` itself).
+fn score_seed(seed: u64) -> u64 {
+    seed ^ 0x9e37
 }
