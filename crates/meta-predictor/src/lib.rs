@@ -13,6 +13,7 @@
 pub mod error;
 pub mod metrics;
 pub mod model;
+pub mod proxies;
 pub mod score;
 pub mod train;
 

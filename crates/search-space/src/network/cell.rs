@@ -64,13 +64,48 @@ impl<B: Backend> Nb201Cell<B> {
     /// - `input`: `[batch, channels, height, width]`
     /// - output: `[batch, channels, height, width]`
     pub fn forward(&self, input: Tensor<B, 4>, mode: BnMode) -> Tensor<B, 4> {
+        self.run(input, mode, &mut |_| {}, false)
+    }
+
+    /// [`Self::forward`] as the reference `InferCell` runs it, handing the input of every
+    /// ReLU to `observe`: *every* conv edge runs, including those whose output cannot reach
+    /// the cell's output (in NAS-Bench-201's code a `none` edge multiplies by 0, so those ReLUs
+    /// are still part of the computation graph; [`Self::forward`] skips them). The output is
+    /// [`Self::forward`]'s, bit for bit: the extra edges only feed nodes the output does not
+    /// read. In [`BnMode::Train`] the extra edges' batch norms update their running statistics,
+    /// as the reference's do.
+    ///
+    /// - `input`: `[batch, channels, height, width]`
+    /// - output: `[batch, channels, height, width]`; each observed tensor has the same shape
+    ///   (the edge's source node; zeros for a node with no live input)
+    pub fn forward_observed(
+        &self,
+        input: Tensor<B, 4>,
+        mode: BnMode,
+        observe: &mut impl FnMut(&Tensor<B, 4>),
+    ) -> Tensor<B, 4> {
+        self.run(input, mode, observe, true)
+    }
+
+    /// The cell's forward pass; `every_edge` also runs the edges [`Self::useful_nodes`] prunes.
+    fn run(
+        &self,
+        input: Tensor<B, 4>,
+        mode: BnMode,
+        observe: &mut impl FnMut(&Tensor<B, 4>),
+        every_edge: bool,
+    ) -> Tensor<B, 4> {
         let dims = input.dims();
         let device = input.device();
         // `None` marks a node that is exactly zero, so that skip and pool edges from it cost
         // nothing. A conv edge from a zero node is *not* zero (its batch norm outputs β), so it
         // runs on real zeros, as in the reference implementation.
         let mut nodes: [Option<Tensor<B, 4>>; 4] = [Some(input), None, None, None];
-        let useful = self.useful_nodes();
+        let useful = if every_edge {
+            [true; 4]
+        } else {
+            self.useful_nodes()
+        };
         for (i, (edge, &(to, from))) in self.edges.iter().zip(EDGES.iter()).enumerate() {
             let Some(op) = edge else { continue };
             if !useful[to] {
@@ -81,7 +116,7 @@ impl<B: Backend> Nb201Cell<B> {
                 (None, EdgeOp::Conv1x1(_) | EdgeOp::Conv3x3(_)) => Tensor::zeros(dims, &device),
                 (None, _) => continue,
             };
-            let out = op.forward(source, mode);
+            let out = op.forward_observed(source, mode, observe);
             debug_assert_eq!(out.dims(), dims, "edge {i} changed the shape");
             nodes[to] = Some(match nodes[to].take() {
                 Some(sum) => sum + out,

@@ -220,6 +220,39 @@ impl<B: Backend> Nb201Network<B> {
     /// # Panics
     /// If the input shape is not `[_, input_channels, resolution, resolution]`.
     pub fn forward_mode(&self, input: Tensor<B, 4>, mode: BnMode) -> Tensor<B, 2> {
+        self.run(input, mode, &mut |_| {}, false)
+    }
+
+    /// [`Self::forward_mode`], handing the input of every ReLU of the network to `observe`, in
+    /// execution order: every conv edge of each cell (also those whose output the cell
+    /// discards, as NAS-Bench-201's own cells compute them; see
+    /// [`Nb201Cell::forward_observed`]), both halves of each reduction, and the final ReLU
+    /// before pooling. This is the hook that activation-pattern scores such as NASWOT (Mellor
+    /// et al., ICML 2021) need. The output is [`Self::forward_mode`]'s, bit for bit.
+    ///
+    /// - `input`: `[batch, input_channels, resolution, resolution]`
+    /// - output: `[batch, num_classes]` (logits); each observed tensor is
+    ///   `[batch, channels, height, width]` at its layer
+    ///
+    /// # Panics
+    /// If the input shape is not `[_, input_channels, resolution, resolution]`.
+    pub fn forward_observed(
+        &self,
+        input: Tensor<B, 4>,
+        mode: BnMode,
+        observe: &mut impl FnMut(&Tensor<B, 4>),
+    ) -> Tensor<B, 2> {
+        self.run(input, mode, observe, true)
+    }
+
+    /// The forward pass; `observed` runs the cells with [`Nb201Cell::forward_observed`].
+    fn run(
+        &self,
+        input: Tensor<B, 4>,
+        mode: BnMode,
+        observe: &mut impl FnMut(&Tensor<B, 4>),
+        observed: bool,
+    ) -> Tensor<B, 2> {
         let [batch, channels, height, width] = input.dims();
         let r = self.resolution;
         assert!(
@@ -233,13 +266,19 @@ impl<B: Backend> Nb201Network<B> {
             .forward_mode(conv_module(&self.stem_conv, input), mode);
         for (s, cells) in self.stages.iter().enumerate() {
             if s > 0 {
-                x = self.reductions[s - 1].forward(x, mode);
+                x = self.reductions[s - 1].forward_observed(x, mode, observe);
             }
             for cell in cells {
-                x = cell.forward(x, mode);
+                x = if observed {
+                    cell.forward_observed(x, mode, observe)
+                } else {
+                    cell.forward(x, mode)
+                };
             }
         }
-        let x = relu(self.final_bn.forward_mode(x, mode));
+        let x = self.final_bn.forward_mode(x, mode);
+        observe(&x);
+        let x = relu(x);
         let [_, features, h, w] = x.dims();
         let pooled = x
             .reshape([batch, features, h * w])

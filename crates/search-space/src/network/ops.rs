@@ -75,6 +75,21 @@ impl<B: Backend> ReluConvBn<B> {
         };
         self.bn.forward_mode(x, mode)
     }
+
+    /// [`Self::forward`], first handing the ReLU's input (the pre-activation) to `observe`.
+    /// The result is [`Self::forward`]'s, bit for bit.
+    ///
+    /// - `input`: `[batch, in, height, width]` (also what `observe` sees)
+    /// - output: `[batch, out, ⌈height/stride⌉, ⌈width/stride⌉]`
+    pub fn forward_observed(
+        &self,
+        input: Tensor<B, 4>,
+        mode: BnMode,
+        observe: &mut impl FnMut(&Tensor<B, 4>),
+    ) -> Tensor<B, 4> {
+        observe(&input);
+        self.forward(input, mode)
+    }
 }
 
 /// A 1×1 convolution without bias as one batched matrix product (`[out, in] @ [in, h·w]` per
@@ -196,6 +211,22 @@ impl<B: Backend> EdgeOp<B> {
             EdgeOp::Skip(_) => input,
             EdgeOp::Conv1x1(op) | EdgeOp::Conv3x3(op) => op.forward(input, mode),
             EdgeOp::AvgPool(pool) => pool.forward(input),
+        }
+    }
+
+    /// [`Self::forward`], handing the input of the op's ReLU (conv ops only) to `observe`.
+    ///
+    /// - `input`: `[batch, channels, height, width]`
+    /// - output: `[batch, channels, height, width]`
+    pub fn forward_observed(
+        &self,
+        input: Tensor<B, 4>,
+        mode: BnMode,
+        observe: &mut impl FnMut(&Tensor<B, 4>),
+    ) -> Tensor<B, 4> {
+        match self {
+            EdgeOp::Conv1x1(op) | EdgeOp::Conv3x3(op) => op.forward_observed(input, mode, observe),
+            _ => self.forward(input, mode),
         }
     }
 }

@@ -66,6 +66,20 @@ impl<B: Backend> ResidualBlock<B> {
     /// - `input`: `[batch, in, height, width]` (height and width even)
     /// - output: `[batch, out, height/2, width/2]`
     pub fn forward(&self, input: Tensor<B, 4>, mode: BnMode) -> Tensor<B, 4> {
+        self.forward_observed(input, mode, &mut |_| {})
+    }
+
+    /// [`Self::forward`], handing the inputs of its two ReLUs (`conv_a`'s, then `conv_b`'s) to
+    /// `observe`. With a no-op `observe` this *is* [`Self::forward`].
+    ///
+    /// - `input`: `[batch, in, height, width]` (height and width even)
+    /// - output: `[batch, out, height/2, width/2]`
+    pub fn forward_observed(
+        &self,
+        input: Tensor<B, 4>,
+        mode: BnMode,
+        observe: &mut impl FnMut(&Tensor<B, 4>),
+    ) -> Tensor<B, 4> {
         let [_, _, height, width] = input.dims();
         assert!(
             height % 2 == 0 && width % 2 == 0,
@@ -75,7 +89,8 @@ impl<B: Backend> ResidualBlock<B> {
             avg_pool2d(input.clone(), [2, 2], [2, 2], [0, 0], true, false),
             self.shortcut.weight.val(),
         );
-        let out = self.conv_b.forward(self.conv_a.forward(input, mode), mode);
+        let out = self.conv_a.forward_observed(input, mode, observe);
+        let out = self.conv_b.forward_observed(out, mode, observe);
         out + residual
     }
 }
