@@ -99,7 +99,7 @@ impl Nb201Arch {
 
 /// The official index order, shipped as `data/nb201_index_order.txt`: line k holds the six op
 /// indices of NAS-Bench-201 architecture k. Only architecture strings (no results) are shipped;
-/// the file is checked against the benchmark table by `tests/nb201_groundtruth.rs`.
+/// the file is checked against the benchmark table by `tests/search_space.rs`.
 struct Order {
     index_to_code: Vec<u16>,
     code_to_index: Vec<u16>,

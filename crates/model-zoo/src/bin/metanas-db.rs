@@ -5,6 +5,9 @@
 //! metanas-db merge  --out crates/model-zoo/data/runs.jsonl a.jsonl b.jsonl ...
 //! metanas-db status --plan crates/model-zoo/data/plan.json crates/model-zoo/data/runs.jsonl
 //! metanas-db study  runs.jsonl [--nb201 path/to/nb201_groundtruth.csv]
+//! metanas-db plan   --nb201 path/to/nb201_groundtruth.csv [--out crates/model-zoo/data]
+//! metanas-db analyze crates/model-zoo/data/v2/runs.jsonl --panel crates/model-zoo/data/v2/plan.json
+//! metanas-db compare a.jsonl b.jsonl
 //! ```
 //! The binary only parses arguments and prints; the work is in `model_zoo::database`.
 
@@ -53,7 +56,7 @@ enum Command {
         /// The store to append to (created if missing).
         #[arg(long)]
         store: PathBuf,
-        /// Run only part i of n of the plan's tasks (`i/n`).
+        /// Run only part i of n of the plan's (task, arch) pairs (`i/n`; all seeds of a pair stay together).
         #[arg(long, default_value = "0/1")]
         shard: Shard,
         /// Worker threads, each training one network at a time.
