@@ -150,9 +150,22 @@ pub fn compare(a: &[RunRecord], b: &[RunRecord]) -> Comparison {
                 matched: acc.pairs.len(),
                 only: (acc.only_a, acc.only_b),
                 identical: acc.pairs.iter().filter(|(x, y)| x == y).count(),
-                mean_diff: mean(&diffs),
-                mean_diff_se: standard_error(&diffs),
-                sd_diff: variance(&diffs).sqrt(),
+                // Statistics of fewer than two pairs are undefined, not 0.
+                mean_diff: if diffs.is_empty() {
+                    f64::NAN
+                } else {
+                    mean(&diffs)
+                },
+                mean_diff_se: if diffs.len() >= 2 {
+                    standard_error(&diffs)
+                } else {
+                    f64::NAN
+                },
+                sd_diff: if diffs.len() >= 2 {
+                    variance(&diffs).sqrt()
+                } else {
+                    f64::NAN
+                },
                 sd_seed_pair: (2.0 * sigma2).sqrt(),
                 spearman_ab: if xs.len() >= 3 {
                     spearman(&xs, &ys)
@@ -271,6 +284,7 @@ mod tests {
         assert!((g.mean_diff - 0.02).abs() < 1e-9, "{}", g.mean_diff);
         assert!(g.sd_diff < 1e-9);
         assert_eq!(cmp.groups[1].only, (0, 1));
+        assert!(cmp.groups[1].mean_diff.is_nan() && cmp.groups[1].sd_diff.is_nan());
         assert!(format!("{cmp}").contains("| g | 19 | 1 / 0 | 0 | +2.00"));
     }
 }
