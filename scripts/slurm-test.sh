@@ -145,7 +145,7 @@ else
     # rebuild a large part of the release dependencies (many minutes on 2 cores).
     log "cargo build --release --bin metanas-db --example quickstart"
     cargo build --release -q --bin metanas-db --example quickstart || fail "cargo build failed"
-    db=$repo/target/release/metanas-db
+    db=${CARGO_TARGET_DIR:-$repo/target}/release/metanas-db
 fi
 log "binary $db"
 
