@@ -1670,7 +1670,7 @@ impl Report {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use datasets::{SourceSpec, TaskSpec};
     use search_space::Cost;
 
@@ -1690,7 +1690,14 @@ mod tests {
         TaskSpec::new(SourceSpec::Digits, vec![0, 1, 2], 10, 10, 8, seed)
     }
 
-    fn record(group: &str, task: &TaskSpec, arch: Nb201Arch, seed: u64, acc: f64) -> RunRecord {
+    /// A successful run record (also used by `compare`'s tests).
+    pub(crate) fn record(
+        group: &str,
+        task: &TaskSpec,
+        arch: Nb201Arch,
+        seed: u64,
+        acc: f64,
+    ) -> RunRecord {
         let role = if group.starts_with("test") {
             Role::MetaTest
         } else {

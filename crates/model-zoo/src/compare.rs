@@ -216,38 +216,14 @@ impl fmt::Display for Comparison {
 #[cfg(test)]
 mod tests {
     use datasets::{SourceSpec, TaskSpec};
-    use search_space::{Cost, Nb201Arch};
+    use search_space::Nb201Arch;
 
     use super::*;
-    use crate::plan::Role;
-    use crate::{Protocol, RunResult};
 
     fn record(group: &str, cell: usize, seed: u64, acc: f64) -> RunRecord {
+        let task = TaskSpec::new(SourceSpec::Digits, vec![0, 1, 2], 10, 10, 8, 7);
         let arch = Nb201Arch::from_index(cell).expect("valid index");
-        RunRecord {
-            group: group.into(),
-            role: Role::MetaTest,
-            task: TaskSpec::new(SourceSpec::Digits, vec![0, 1, 2], 10, 10, 8, 7),
-            arch,
-            seed,
-            protocol: Protocol::mini(),
-            result: RunResult {
-                arch,
-                seed,
-                epochs: Vec::new(),
-                test_accuracy: Some(acc),
-                test_loss: Some(1.0 - acc),
-                wall_seconds: 1.0,
-                cost: Cost {
-                    params: 0.001,
-                    flops: 1.0,
-                },
-                param_count: 1000,
-                status: RunStatus::Ok,
-            },
-            weights: None,
-            error: None,
-        }
+        crate::analysis::tests::record(group, &task, arch, seed, acc)
     }
 
     fn build(shift: f64) -> Vec<RunRecord> {
