@@ -8,7 +8,8 @@
 //! 1. composition per group; 2. seed noise (pooled within-cell seed std); 3. split-half
 //!    reliability of each meta-test task's cell ranking; 4. cross-task agreement (Spearman of
 //!    cell means between tasks); 5. the task × cell interaction share, the ceiling on what
-//!    conditioning on the dataset can add; 6. the regret of trivial picks on each meta-test task.
+//!    conditioning on the dataset can add, over the meta-test tasks alone and over all tasks;
+//!    6. the regret of trivial picks on each meta-test task.
 //!
 //! Conventions: a *task* is a distinct [`TaskSpec`](datasets::TaskSpec); a *cell* is an
 //! isomorphism class of NAS-Bench-201 cells ([`Nb201Arch::canonical_id`]); a cell's value on a
@@ -17,6 +18,11 @@
 //! cells the cross-task statistics use: the cells given, or else those measured on every
 //! meta-test task. Accuracies are reported in percent and percentage points (pp). Every random
 //! draw comes from ChaCha8 seeded with [`AnalyzeOptions::seed`], so a report is reproducible.
+//!
+//! Seed noise of a group without repeated runs (a meta-training group: one seed per task and
+//! cell) cannot be measured; it is borrowed from the meta-test tasks most like the group (same
+//! image channels and training protocol, preferably the same source kind and resolution; see
+//! [`NoiseFrom`]), and only when none is alike from all meta-test tasks.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -33,6 +39,7 @@ use crate::stats::{
     spearman, spearman_brown, split_half_even_odd, split_half_random, split_half_random_top,
     variance,
 };
+use crate::Protocol;
 
 /// Split-half reliability a meta-test task should reach over all panel cells.
 pub const TARGET_ALL: f64 = 0.8;
@@ -144,8 +151,13 @@ pub struct Report {
     pub split_half: Vec<SplitHalf>,
     /// 4. Between tasks.
     pub agreement: Agreement,
-    /// 5. `None` when the panel matrix has no residual degrees of freedom.
+    /// Section 5, the interaction over all tasks: `None` when the panel matrix has no
+    /// residual degrees of freedom; meta-training entries use borrowed seed noise (see
+    /// [`Interaction::noise_sources`]).
     pub interaction: Option<Interaction>,
+    /// Section 5, the interaction over the meta-test tasks only, whose seed noise is measured
+    /// on their own repeated runs; `None` as for `interaction` (e.g. one meta-test task).
+    pub interaction_meta_test: Option<Interaction>,
     /// 6. Per meta-test task.
     pub regret: Regret,
     /// The settings used.
@@ -340,15 +352,66 @@ pub struct Agreement {
 }
 
 /// Where an entry's seed-noise variance came from.
+///
+/// A group without repeated runs borrows the pooled seed variance of meta-test tasks (with
+/// repeated runs) like it, trying in this order: `Comparable`, `ComparableOtherResolution`,
+/// `ComparableOtherSource`, `ComparableOtherSourceAndResolution`, then `AllMetaTest`. Every
+/// comparable step keeps the image channels and the training protocol: optimiser steps
+/// (`min_steps`), epochs, batch size, learning rate, momentum, weight decay, BN recalibration,
+/// network width and depth; not the image counts per class (meta-test tasks have larger test
+/// splits by design) nor the evaluation-only fields. The source kind is the source's variant
+/// (`glyphs`, `photos`, `procedural`, `mnist_json`, ...) without its options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoiseFrom {
     /// The pooled seed variance of the entry's own group.
     OwnGroup,
-    /// The group has no repeated runs: the pooled seed variance of all meta-test tasks.
+    /// Meta-test tasks with the same channels, protocol, source kind and resolution.
+    Comparable,
+    /// Meta-test tasks with the same channels, protocol and source kind, another resolution.
+    ComparableOtherResolution,
+    /// Meta-test tasks with the same channels, protocol and resolution, another source kind.
+    ComparableOtherSource,
+    /// Meta-test tasks with the same channels and protocol, another source kind and resolution.
+    ComparableOtherSourceAndResolution,
+    /// No meta-test task is comparable: the pooled seed variance of all meta-test tasks.
     AllMetaTest,
     /// No repeated runs anywhere: noise taken as 0.
     Unknown,
+}
+
+impl NoiseFrom {
+    /// The comparable steps in the order they are tried, with whether each requires the same
+    /// source kind and the same resolution.
+    const LADDER: [(NoiseFrom, bool, bool); 4] = [
+        (NoiseFrom::Comparable, true, true),
+        (NoiseFrom::ComparableOtherResolution, true, false),
+        (NoiseFrom::ComparableOtherSource, false, true),
+        (NoiseFrom::ComparableOtherSourceAndResolution, false, false),
+    ];
+
+    fn describe(self) -> &'static str {
+        match self {
+            NoiseFrom::OwnGroup => "its own repeated runs",
+            NoiseFrom::Comparable => {
+                "comparable meta-test tasks: same channels, protocol, source kind and resolution"
+            }
+            NoiseFrom::ComparableOtherResolution => {
+                "meta-test tasks with the same channels, protocol and source kind (other \
+                 resolution)"
+            }
+            NoiseFrom::ComparableOtherSource => {
+                "meta-test tasks with the same channels, protocol and resolution (other \
+                 source kind)"
+            }
+            NoiseFrom::ComparableOtherSourceAndResolution => {
+                "meta-test tasks with the same channels and protocol (other source kind and \
+                 resolution)"
+            }
+            NoiseFrom::AllMetaTest => "all meta-test tasks (no comparable meta-test task)",
+            NoiseFrom::Unknown => "unknown (no repeats anywhere): 0",
+        }
+    }
 }
 
 /// The seed-noise variance used for one group's entries.
@@ -360,11 +423,28 @@ pub struct NoiseSource {
     pub from: NoiseFrom,
     /// The seed std used, pp.
     pub seed_std_pp: f64,
+    /// The groups whose repeated runs it is pooled from (the group itself for `own_group`,
+    /// none for `unknown`).
+    pub pooled_from: Vec<String>,
+    /// Degrees of freedom of the pooled variance, Σ (runs − 1) over its (task, cell) entries.
+    pub df: usize,
+}
+
+/// Which tasks an [`Interaction`] decomposes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InteractionScope {
+    /// Every task, meta-training included.
+    AllTasks,
+    /// The meta-test tasks only.
+    MetaTest,
 }
 
 /// 5. Variance decomposition of the (task, cell) matrix of panel means, in pp².
 #[derive(Clone, Debug, Serialize)]
 pub struct Interaction {
+    /// Which tasks it decomposes.
+    pub scope: InteractionScope,
     /// Tasks (rows) with at least two panel cells.
     pub tasks: usize,
     /// Panel cells (columns) on at least two of those tasks.
@@ -512,6 +592,8 @@ struct TaskData<'a> {
     group: &'a str,
     role: Role,
     spec: &'a datasets::TaskSpec,
+    /// The protocol of its first record (a group holds one protocol: `merge` refuses mixes).
+    protocol: &'a Protocol,
     label: String,
     cells: BTreeMap<usize, Cell>,
     runs: usize,
@@ -558,6 +640,7 @@ fn collect(records: &[RunRecord]) -> Vec<TaskData<'_>> {
                 group: &r.group,
                 role: r.role,
                 spec: &r.task,
+                protocol: &r.protocol,
                 label: String::new(),
                 cells: BTreeMap::new(),
                 runs: 0,
@@ -624,46 +707,128 @@ fn collect(records: &[RunRecord]) -> Vec<TaskData<'_>> {
     tasks
 }
 
-/// Seed variances (accuracy, pp²) by task, by group and over all meta-test tasks.
+/// What a task's seed noise is compared by when a group without repeated runs borrows it.
+#[derive(Clone, Debug, PartialEq)]
+struct NoiseKey {
+    /// Image channels.
+    channels: usize,
+    /// The source's kind (its serde tag: `glyphs`, `photos`, ...), without its options.
+    kind: String,
+    /// Image side of the task and of the protocol.
+    resolution: (usize, usize),
+    /// The protocol less what only sizes the task or the evaluation: resolution, images per
+    /// class, evaluation batch size, per-epoch testing.
+    regime: Protocol,
+}
+
+impl NoiseKey {
+    fn of(task: &TaskData) -> Self {
+        let kind = serde_json::to_value(&task.spec.source)
+            .ok()
+            .and_then(|v| v.get("kind")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| task.spec.source.name());
+        Self {
+            channels: task.spec.channels,
+            kind,
+            resolution: (task.spec.resolution, task.protocol.resolution),
+            regime: Protocol {
+                resolution: 0,
+                train_per_class: 0,
+                test_per_class: 0,
+                eval_batch_size: 0,
+                test_every_epoch: false,
+                ..task.protocol.clone()
+            },
+        }
+    }
+}
+
+/// The seed variance (accuracy, pp²) used for one group, and where it came from.
+#[derive(Clone, Debug)]
+struct GroupNoise {
+    var: f64,
+    from: NoiseFrom,
+    /// Groups whose repeated runs it is pooled from.
+    pooled_from: Vec<String>,
+    df: usize,
+}
+
+/// Seed variances (accuracy, pp²) by task and by group.
 struct NoiseModel {
     task: Vec<Option<f64>>,
-    group: BTreeMap<String, f64>,
-    all_test: Option<f64>,
+    /// Every group: measured on its own repeats, else borrowed (see [`NoiseFrom`]).
+    group: BTreeMap<String, GroupNoise>,
 }
 
 impl NoiseModel {
     fn new(tasks: &[TaskData]) -> Self {
-        let pooled = |ts: &mut dyn Iterator<Item = &TaskData>| {
-            let all: Vec<&[f64]> = ts
-                .flat_map(|t| t.cells.values().map(|c| c.acc.as_slice()))
+        // Pooled over the given tasks, with the groups that have repeats among them.
+        let pooled = |ts: &[&TaskData]| -> Option<(f64, usize, Vec<String>)> {
+            let (var, df) = pooled_variance(
+                ts.iter()
+                    .flat_map(|t| t.cells.values().map(|c| c.acc.as_slice())),
+            )?;
+            let groups: BTreeSet<&str> = ts
+                .iter()
+                .filter(|t| t.cells.values().any(|c| c.acc.len() >= 2))
+                .map(|t| t.group)
                 .collect();
-            pooled_variance(all).map(|v| v.0)
+            Some((var, df, groups.into_iter().map(str::to_owned).collect()))
         };
-        let task = tasks
-            .iter()
-            .map(|t| pooled(&mut std::iter::once(t)))
+        let task = tasks.iter().map(|t| pooled(&[t]).map(|p| p.0)).collect();
+        let keys: Vec<NoiseKey> = tasks.iter().map(NoiseKey::of).collect();
+        let test: Vec<usize> = (0..tasks.len())
+            .filter(|&t| tasks[t].role == Role::MetaTest)
             .collect();
+        let all_test = pooled(&test.iter().map(|&t| &tasks[t]).collect::<Vec<_>>());
         let mut group = BTreeMap::new();
         for g in tasks.iter().map(|t| t.group).collect::<BTreeSet<_>>() {
-            if let Some(v) = pooled(&mut tasks.iter().filter(|t| t.group == g)) {
-                group.insert(g.to_string(), v);
-            }
+            let members: Vec<usize> = (0..tasks.len()).filter(|&t| tasks[t].group == g).collect();
+            // A group is one source, protocol and shape: its first task speaks for it.
+            let key = &keys[members[0]];
+            let found = pooled(&members.iter().map(|&t| &tasks[t]).collect::<Vec<_>>())
+                .map(|p| (p, NoiseFrom::OwnGroup))
+                .or_else(|| {
+                    NoiseFrom::LADDER
+                        .iter()
+                        .find_map(|&(from, same_kind, same_res)| {
+                            let alike: Vec<&TaskData> = test
+                                .iter()
+                                .filter(|&&t| {
+                                    let k = &keys[t];
+                                    k.channels == key.channels
+                                        && k.regime == key.regime
+                                        && (!same_kind || k.kind == key.kind)
+                                        && (!same_res || k.resolution == key.resolution)
+                                })
+                                .map(|&t| &tasks[t])
+                                .collect();
+                            pooled(&alike).map(|p| (p, from))
+                        })
+                })
+                .or_else(|| all_test.clone().map(|p| (p, NoiseFrom::AllMetaTest)));
+            let noise = match found {
+                Some(((var, df, pooled_from), from)) => GroupNoise {
+                    var,
+                    from,
+                    pooled_from,
+                    df,
+                },
+                None => GroupNoise {
+                    var: 0.0,
+                    from: NoiseFrom::Unknown,
+                    pooled_from: Vec::new(),
+                    df: 0,
+                },
+            };
+            group.insert(g.to_string(), noise);
         }
-        let all_test = pooled(&mut tasks.iter().filter(|t| t.role == Role::MetaTest));
-        Self {
-            task,
-            group,
-            all_test,
-        }
+        Self { task, group }
     }
 
     /// Seed variance for a group's entries, and where it came from.
-    fn for_group(&self, group: &str) -> (f64, NoiseFrom) {
-        match (self.group.get(group), self.all_test) {
-            (Some(&v), _) => (v, NoiseFrom::OwnGroup),
-            (None, Some(v)) => (v, NoiseFrom::AllMetaTest),
-            (None, None) => (0.0, NoiseFrom::Unknown),
-        }
+    fn for_group(&self, group: &str) -> &GroupNoise {
+        &self.group[group]
     }
 }
 
@@ -722,7 +887,14 @@ pub fn analyze(
         seed_noise: seed_noise(&tasks),
         split_half: split_halves(&tasks, &panel, options),
         agreement: agreement(&tasks, &panel, options.min_shared),
-        interaction: interaction(&tasks, &panel, &noise, options),
+        interaction: interaction(&tasks, InteractionScope::AllTasks, &panel, &noise, options),
+        interaction_meta_test: interaction(
+            &tasks,
+            InteractionScope::MetaTest,
+            &panel,
+            &noise,
+            options,
+        ),
         regret: regret(&tasks, &panel, &noise, options),
         options: options.clone(),
     }
@@ -1055,12 +1227,15 @@ fn decompose(entries: &[Entry], rows: usize, cols: usize) -> Option<Decompositio
 
 fn interaction(
     tasks: &[TaskData],
+    scope: InteractionScope,
     panel: &BTreeSet<usize>,
     noise: &NoiseModel,
     options: &AnalyzeOptions,
 ) -> Option<Interaction> {
     // Keep tasks with ≥ 2 panel cells and cells on ≥ 2 of those tasks, until both hold.
-    let mut rows: Vec<usize> = (0..tasks.len()).collect();
+    let mut rows: Vec<usize> = (0..tasks.len())
+        .filter(|&t| scope == InteractionScope::AllTasks || tasks[t].role == Role::MetaTest)
+        .collect();
     let mut cols: BTreeSet<usize> = panel.clone();
     loop {
         let new_rows: Vec<usize> = rows
@@ -1087,14 +1262,15 @@ fn interaction(
         }
     }
     let col_index: HashMap<usize, usize> = cols.iter().enumerate().map(|(i, &c)| (c, i)).collect();
-    let mut noise_sources: BTreeMap<&str, (f64, NoiseFrom)> = BTreeMap::new();
+    let mut noise_sources: BTreeMap<&str, &GroupNoise> = BTreeMap::new();
     // Entries grouped by row, so a bootstrap can copy whole rows.
     let by_row: Vec<Vec<Entry>> = rows
         .iter()
         .enumerate()
         .map(|(r, &t)| {
-            let (var, from) = noise.for_group(tasks[t].group);
-            noise_sources.insert(tasks[t].group, (var, from));
+            let source = noise.for_group(tasks[t].group);
+            noise_sources.insert(tasks[t].group, source);
+            let var = source.var;
             tasks[t]
                 .cells
                 .iter()
@@ -1112,7 +1288,13 @@ fn interaction(
     let entries: Vec<Entry> = by_row.iter().flatten().copied().collect();
     let d = decompose(&entries, rows.len(), cols.len())?;
     let share = d.share();
-    let mut rng = stream(options.seed, 2);
+    let mut rng = stream(
+        options.seed,
+        match scope {
+            InteractionScope::AllTasks => 2,
+            InteractionScope::MetaTest => 4,
+        },
+    );
     let mut shares: Vec<f64> = bootstrap(rows.len(), options.bootstrap, &mut rng, |idx| {
         let resampled: Vec<Entry> = idx
             .iter()
@@ -1125,6 +1307,7 @@ fn interaction(
     let resample_bias = mean(&shares) - share;
     let (lo, hi) = percentile_interval(&shares, 0.95);
     Some(Interaction {
+        scope,
         tasks: rows.len(),
         cells: cols.len(),
         entries: entries.len(),
@@ -1142,10 +1325,12 @@ fn interaction(
         bootstrap: shares.len(),
         noise_sources: noise_sources
             .into_iter()
-            .map(|(g, (v, from))| NoiseSource {
+            .map(|(g, n)| NoiseSource {
                 group: g.to_string(),
-                from,
-                seed_std_pp: v.sqrt(),
+                from: n.from,
+                seed_std_pp: n.var.sqrt(),
+                pooled_from: n.pooled_from.clone(),
+                df: n.df,
             })
             .collect(),
     })
@@ -1221,12 +1406,10 @@ fn regret(
                 .then(cb.arch.to_string().cmp(&ca.arch.to_string()))
         });
         // Seed bootstrap: resample each cell's runs; a cell with one run draws around it with the
-        // task's (else group's, else all meta-test) seed std, since resampling one value is no
-        // draw at all.
+        // task's seed std (else its group's, measured or borrowed), since resampling one value
+        // is no draw at all.
         let sigma = noise.task[t]
-            .or_else(|| noise.group.get(task.group).copied())
-            .or(noise.all_test)
-            .unwrap_or(0.0)
+            .unwrap_or_else(|| noise.for_group(task.group).var)
             .sqrt();
         let mut rng = stream(options.seed, 3_000 + t as u64);
         let (mut best_s, mut glob_s, mut par_s, mut rand_s) =
@@ -1524,78 +1707,134 @@ impl Report {
 
     fn fmt_interaction(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "## 5. Task × cell interaction\n")?;
-        let Some(i) = &self.interaction else {
+        let scopes = [
+            ("meta-test tasks only", &self.interaction_meta_test),
+            ("all tasks", &self.interaction),
+        ];
+        if scopes.iter().all(|(_, i)| i.is_none()) {
             return writeln!(
                 f,
                 "Too few overlapping (task, panel cell) entries for an additive fit with residual \
                  degrees of freedom.\n"
             );
+        }
+        writeln!(
+            f,
+            "Matrix of mean accuracies (pp) over tasks × panel cells, fitted as task + cell by \
+             least squares; residual variance on its degrees of freedom; main-effect variances \
+             less their sampling error. The seed-noise part of the residual is σ²_seed / runs per \
+             entry. Two scopes: the meta-test tasks only, whose seed σ is measured on their own \
+             repeated runs, and all tasks, where a group with one run per (task, cell) (a \
+             meta-training group) borrows the σ of comparable meta-test tasks (table below), so \
+             that scope is only as good as the borrowed σ.\n"
+        )?;
+        writeln!(f, "| | {} | {} |", scopes[0].0, scopes[1].0)?;
+        writeln!(f, "|---|---|---|")?;
+        let row = |f: &mut fmt::Formatter<'_>,
+                   name: &str,
+                   cell: &dyn Fn(&Interaction) -> String|
+         -> fmt::Result {
+            write!(f, "| {name} |")?;
+            for (_, i) in &scopes {
+                match i {
+                    Some(i) => write!(f, " {} |", cell(i))?,
+                    None => write!(f, " – |")?,
+                }
+            }
+            writeln!(f)
+        };
+        let var = |v: f64| {
+            if v >= 0.0 {
+                format!("{} ({})", num(v, 2), num(v.sqrt(), 2))
+            } else {
+                format!("{} (–)", num(v, 2))
+            }
+        };
+        row(f, "tasks × panel cells", &|i| {
+            format!("{} × {}", i.tasks, i.cells)
+        })?;
+        row(f, "entries (filled)", &|i| {
+            format!("{} ({:.0}%)", i.entries, 100.0 * i.fill)
+        })?;
+        row(f, "residual degrees of freedom", &|i| i.df.to_string())?;
+        row(f, "task main effect, pp² (std)", &|i| var(i.task_var))?;
+        row(f, "cell main effect, pp² (std)", &|i| var(i.cell_var))?;
+        row(f, "residual (interaction + noise), pp² (std)", &|i| {
+            var(i.residual_var)
+        })?;
+        row(f, "seed noise, pp² (std)", &|i| var(i.noise_var))?;
+        row(f, "interaction (residual − noise), pp² (std)", &|i| {
+            var(i.interaction_var)
+        })?;
+        row(f, "**interaction share** (unclamped)", &|i| {
+            format!("**{}** ({})", num(i.share_clamped, 3), num(i.share, 3))
+        })?;
+        row(f, "95% interval", &|i| {
+            format!("[{}, {}]", num(i.interval.0, 3), num(i.interval.1, 3))
+        })?;
+        row(f, "resampled shares run low by", &|i| {
+            num(-i.resample_bias, 3)
+        })?;
+        row(f, "resamples", &|i| i.bootstrap.to_string())?;
+        writeln!(f)?;
+        let share = |i: &Option<Interaction>| match i {
+            Some(i) => format!(
+                "{} (unclamped {}), 95% interval [{}, {}]",
+                num(i.share_clamped, 3),
+                num(i.share, 3),
+                num(i.interval.0, 3),
+                num(i.interval.1, 3)
+            ),
+            None => "– (no residual degrees of freedom)".into(),
         };
         writeln!(
             f,
-            "Matrix of mean accuracies (pp) over {} tasks × {} panel cells, {} entries ({:.0}% \
-             filled), fitted as task + cell by least squares; residual variance on its {} degrees \
-             of freedom; main-effect variances less their sampling error. The seed-noise part of \
-             the residual is σ²_seed / runs per entry.\n",
-            i.tasks,
-            i.cells,
-            i.entries,
-            100.0 * i.fill,
-            i.df
+            "**Interaction share** (of the cell-dependent variance, the task-specific part): over \
+             the meta-test tasks only {}; over all tasks {}. Intervals from resampling the tasks \
+             (cells held fixed; the percentile interval re-centred on the estimate: resampled \
+             shares run low because a task drawn twice lets the fit absorb its own interaction). \
+             This is the ceiling on what conditioning on the dataset can add over one global \
+             ranking of cells.\n",
+            share(&self.interaction_meta_test),
+            share(&self.interaction),
         )?;
-        writeln!(f, "| component | variance (pp²) | std (pp) |")?;
-        writeln!(f, "|---|---|---|")?;
-        for (name, v) in [
-            ("task main effect", i.task_var),
-            ("cell main effect", i.cell_var),
-            ("residual (interaction + noise)", i.residual_var),
-            ("seed noise", i.noise_var),
-            ("interaction (residual − noise)", i.interaction_var),
-        ] {
+        for (name, i) in &scopes {
+            if let Some(i) = i {
+                if i.resample_bias.abs() > (i.interval.1 - i.interval.0) / 2.0 {
+                    writeln!(
+                        f,
+                        "Caution ({name}): the resampling bias exceeds the interval's half-width, \
+                         so the matrix is too sparse (cells on few tasks) for the interval to be \
+                         trusted.\n"
+                    )?;
+                }
+            }
+        }
+        let Some(i) = self
+            .interaction
+            .as_ref()
+            .or(self.interaction_meta_test.as_ref())
+        else {
+            return Ok(());
+        };
+        writeln!(f, "Seed noise used per group:\n")?;
+        writeln!(f, "| group | seed σ (pp) | df | from | pooled from |")?;
+        writeln!(f, "|---|---|---|---|---|")?;
+        for s in &i.noise_sources {
+            let pooled: Vec<String> = s.pooled_from.iter().map(|g| format!("`{g}`")).collect();
             writeln!(
                 f,
-                "| {name} | {} | {} |",
-                num(v, 2),
-                if v >= 0.0 {
-                    num(v.sqrt(), 2)
-                } else {
+                "| `{}` | {} | {} | {} | {} |",
+                s.group,
+                num(s.seed_std_pp, 2),
+                s.df,
+                s.from.describe(),
+                if pooled.is_empty() {
                     "–".into()
+                } else {
+                    pooled.join(", ")
                 }
             )?;
-        }
-        writeln!(f)?;
-        writeln!(
-            f,
-            "**Interaction share** (of the cell-dependent variance, the task-specific part): \
-             {} (unclamped {}), 95% interval [{}, {}] from {} resamples of the tasks (cells held \
-             fixed; the percentile interval re-centred on the estimate: resampled shares run {} \
-             low because a task drawn twice lets the fit absorb its own interaction). This is the \
-             ceiling on what conditioning on the dataset can add over one global ranking of \
-             cells.\n",
-            num(i.share_clamped, 3),
-            num(i.share, 3),
-            num(i.interval.0, 3),
-            num(i.interval.1, 3),
-            i.bootstrap,
-            num(-i.resample_bias, 3),
-        )?;
-        if i.resample_bias.abs() > (i.interval.1 - i.interval.0) / 2.0 {
-            writeln!(
-                f,
-                "Caution: the resampling bias exceeds the interval's half-width, so the matrix is \
-                 too sparse (cells on few tasks) for the interval to be trusted.\n"
-            )?;
-        }
-        writeln!(f, "Seed noise used per group:\n")?;
-        writeln!(f, "| group | seed σ (pp) | from |")?;
-        writeln!(f, "|---|---|---|")?;
-        for s in &i.noise_sources {
-            let from = match s.from {
-                NoiseFrom::OwnGroup => "its own repeated runs",
-                NoiseFrom::AllMetaTest => "all meta-test tasks (no repeats in the group)",
-                NoiseFrom::Unknown => "unknown (no repeats anywhere): 0",
-            };
-            writeln!(f, "| `{}` | {} | {from} |", s.group, num(s.seed_std_pp, 2))?;
         }
         writeln!(f)
     }
@@ -2046,5 +2285,336 @@ pub(crate) mod tests {
             Err(PanelError::Arch { index: 0, .. })
         ));
         assert!(matches!(parse_panel("[,"), Err(PanelError::Json(_))));
+    }
+
+    /// A group of `n` tasks × `cells` × `seeds` whose task spec and protocol `adjust` edits;
+    /// accuracy (pp) from `f(task, cell, seed)`.
+    fn group_of(
+        group: &str,
+        first_task_seed: u64,
+        n: usize,
+        cells: &[Nb201Arch],
+        seeds: u64,
+        adjust: impl Fn(&mut TaskSpec, &mut Protocol),
+        f: impl Fn(usize, usize, u64) -> f64,
+    ) -> Vec<RunRecord> {
+        let mut out = Vec::new();
+        for t in 0..n {
+            let mut spec = spec(first_task_seed + t as u64);
+            let mut protocol = Protocol {
+                min_steps: 60,
+                ..Protocol::mini()
+            };
+            adjust(&mut spec, &mut protocol);
+            for (c, &arch) in cells.iter().enumerate() {
+                for s in 0..seeds {
+                    let mut r = record(group, &spec, arch, s, f(t, c, s) / 100.0);
+                    r.protocol = protocol.clone();
+                    out.push(r);
+                }
+            }
+        }
+        out
+    }
+
+    /// Meta-test: `test/gray` (1 channel, 60 steps, σ 0.5 pp) and `test/rgb` (3 channels, 240
+    /// steps, σ 5 pp), three seeds each, additive. Meta-training `train/gray`: eight tasks like
+    /// `test/gray` but with other image counts per class, one seed, σ 0.5 pp, and a true
+    /// task × cell interaction of 1.5 pp; cell effects 0.5 pp apart (variance 3.25 pp²), so the
+    /// true share of `train/gray` alone is 2.25 / (3.25 + 2.25) ≈ 0.41.
+    fn low_noise_meta_training() -> (Vec<RunRecord>, Vec<Nb201Arch>) {
+        let cells = cells(12);
+        let mut rng = stream(11, 0);
+        let mut draws: Vec<f64> = (0..2_000).map(|_| normal(&mut rng)).collect();
+        let mut take = move |n: usize| draws.drain(..n).collect::<Vec<f64>>();
+        let (gray, rgb, train, inter) = (take(2 * 36), take(2 * 36), take(96), take(96));
+        let rgb_task = |spec: &mut TaskSpec, p: &mut Protocol| {
+            spec.channels = 3;
+            p.min_steps = 240;
+        };
+        let mut records = group_of(
+            "test/gray",
+            100,
+            1,
+            &cells,
+            3,
+            |_, _| {},
+            |_, c, s| 80.0 + 0.5 * c as f64 + 0.5 * gray[3 * c + s as usize],
+        );
+        records.extend(group_of(
+            "test/rgb",
+            200,
+            1,
+            &cells,
+            3,
+            rgb_task,
+            |_, c, s| 70.0 + 0.5 * c as f64 + 5.0 * rgb[3 * c + s as usize],
+        ));
+        let more_images = |spec: &mut TaskSpec, p: &mut Protocol| {
+            spec.train_per_class = 20;
+            p.train_per_class = 20;
+            p.test_per_class = 50;
+        };
+        records.extend(group_of(
+            "train/gray",
+            300,
+            8,
+            &cells,
+            1,
+            more_images,
+            |t, c, _| {
+                75.0 + t as f64 + 0.5 * c as f64 + 1.5 * inter[12 * t + c] + 0.5 * train[12 * t + c]
+            },
+        ));
+        (records, cells)
+    }
+
+    #[test]
+    fn a_group_without_repeats_borrows_the_noise_of_comparable_meta_test_tasks() {
+        let (mut records, cells) = low_noise_meta_training();
+        let plain = |t: usize, c: usize, _| 80.0 + t as f64 + 0.5 * c as f64;
+        // every step of the ladder, each on two one-seed tasks
+        let small = |spec: &mut TaskSpec, p: &mut Protocol| {
+            spec.resolution = 4;
+            p.resolution = 12;
+        };
+        let other_kind =
+            |spec: &mut TaskSpec, _: &mut Protocol| spec.source = SourceSpec::MnistSample;
+        let other_small = |spec: &mut TaskSpec, p: &mut Protocol| {
+            other_kind(spec, p);
+            small(spec, p);
+        };
+        let rgb = |spec: &mut TaskSpec, p: &mut Protocol| {
+            spec.channels = 3;
+            p.min_steps = 240;
+        };
+        let slow = |_: &mut TaskSpec, p: &mut Protocol| p.min_steps = 120;
+        let rgb_slow = |spec: &mut TaskSpec, p: &mut Protocol| {
+            spec.channels = 3;
+            p.min_steps = 120;
+        };
+        records.extend(group_of("train/small", 400, 2, &cells, 1, small, plain));
+        records.extend(group_of(
+            "train/other",
+            500,
+            2,
+            &cells,
+            1,
+            other_kind,
+            plain,
+        ));
+        records.extend(group_of(
+            "train/other-small",
+            600,
+            2,
+            &cells,
+            1,
+            other_small,
+            plain,
+        ));
+        records.extend(group_of("train/rgb", 700, 2, &cells, 1, rgb, plain));
+        records.extend(group_of("train/slow", 800, 2, &cells, 1, slow, plain));
+        records.extend(group_of(
+            "train/rgb-slow",
+            900,
+            2,
+            &cells,
+            1,
+            rgb_slow,
+            plain,
+        ));
+        let r = analyze(&records, None, &AnalyzeOptions::default());
+        let measured = |scope: &str| {
+            r.seed_noise
+                .iter()
+                .find(|n| n.scope == scope)
+                .unwrap()
+                .accuracy_std_pp
+                .unwrap()
+        };
+        let (gray, rgb_sigma, all) = (
+            measured("test/gray"),
+            measured("test/rgb"),
+            measured("all meta-test tasks"),
+        );
+        assert!(
+            (gray - 0.5).abs() < 0.2 && (rgb_sigma - 5.0).abs() < 1.5,
+            "{gray} {rgb_sigma}"
+        );
+        let i = r.interaction.as_ref().unwrap();
+        let source = |g: &str| i.noise_sources.iter().find(|s| s.group == g).unwrap();
+        let expect = [
+            ("test/gray", NoiseFrom::OwnGroup, gray, "test/gray"),
+            ("test/rgb", NoiseFrom::OwnGroup, rgb_sigma, "test/rgb"),
+            ("train/gray", NoiseFrom::Comparable, gray, "test/gray"),
+            (
+                "train/small",
+                NoiseFrom::ComparableOtherResolution,
+                gray,
+                "test/gray",
+            ),
+            (
+                "train/other",
+                NoiseFrom::ComparableOtherSource,
+                gray,
+                "test/gray",
+            ),
+            (
+                "train/other-small",
+                NoiseFrom::ComparableOtherSourceAndResolution,
+                gray,
+                "test/gray",
+            ),
+            ("train/rgb", NoiseFrom::Comparable, rgb_sigma, "test/rgb"),
+        ];
+        for (group, from, sigma, pooled) in expect {
+            let s = source(group);
+            assert_eq!(s.from, from, "{s:?}");
+            assert!((s.seed_std_pp - sigma).abs() < 1e-9, "{s:?}");
+            assert_eq!(s.pooled_from, [pooled], "{s:?}");
+            assert_eq!(s.df, 24, "{s:?}");
+        }
+        // nothing alike (other optimiser steps): all meta-test tasks, as before
+        for group in ["train/slow", "train/rgb-slow"] {
+            let s = source(group);
+            assert_eq!(s.from, NoiseFrom::AllMetaTest, "{s:?}");
+            assert!((s.seed_std_pp - all).abs() < 1e-9, "{s:?}");
+            assert_eq!(s.pooled_from, ["test/gray", "test/rgb"], "{s:?}");
+            assert_eq!(s.df, 48, "{s:?}");
+        }
+        let text = r.to_string();
+        assert!(
+            text.contains("| `train/gray` | 0.") && text.contains("comparable meta-test tasks"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        let sources = json["interaction"]["noise_sources"].as_array().unwrap();
+        assert!(sources
+            .iter()
+            .any(|s| s["group"] == "train/gray" && s["from"] == "comparable"));
+    }
+
+    #[test]
+    fn borrowing_comparable_noise_recovers_the_interaction_of_low_noise_meta_training() {
+        // pooled over all meta-test tasks, σ² ≈ (0.25 + 25) / 2 pp² per one-seed entry would
+        // swamp train/gray's residual (≈ 2.5 pp²) and leave no interaction at all
+        let (records, _) = low_noise_meta_training();
+        let r = analyze(&records, None, &AnalyzeOptions::default());
+        let i = r.interaction.as_ref().unwrap();
+        assert_eq!(i.scope, InteractionScope::AllTasks);
+        assert_eq!(i.tasks, 10);
+        let train = i
+            .noise_sources
+            .iter()
+            .find(|s| s.group == "train/gray")
+            .unwrap();
+        assert_eq!(train.from, NoiseFrom::Comparable);
+        assert!(train.seed_std_pp < 1.0, "{train:?}");
+        assert!(i.interaction_var > 0.5, "{i:?}");
+        assert!(i.share > 0.15 && i.share < 0.8, "{i:?}");
+        assert!(i.interval.0 <= i.share && i.share <= i.interval.1, "{i:?}");
+    }
+
+    #[test]
+    fn the_interaction_share_is_reported_over_meta_test_tasks_and_over_all_tasks() {
+        // meta-test: two tasks rank the cells up, two down (pure interaction, two seeds, no
+        // noise); meta-training: six additive tasks that rank them up, one seed
+        let tasks = [
+            ("test/up", 1),
+            ("test/up", 2),
+            ("test/down", 3),
+            ("test/down", 4),
+            ("train/a", 5),
+            ("train/a", 6),
+            ("train/a", 7),
+            ("train/a", 8),
+            ("train/a", 9),
+            ("train/a", 10),
+        ];
+        let cells = cells(12);
+        let mut records = design(&tasks[..4], &cells, 2, |t, c, _| {
+            let sign = if t >= 2 { -1.0 } else { 1.0 };
+            0.6 + 0.01 * t as f64 + sign * 0.02 * c as f64
+        });
+        records.extend(design(&tasks[4..], &cells, 1, |t, c, _| {
+            0.5 + 0.01 * t as f64 + 0.02 * c as f64
+        }));
+        let r = analyze(&records, None, &three_train_tasks());
+        let test = r.interaction_meta_test.as_ref().unwrap();
+        let all = r.interaction.as_ref().unwrap();
+        assert_eq!(
+            (test.scope, test.tasks, test.cells),
+            (InteractionScope::MetaTest, 4, 12)
+        );
+        assert_eq!(
+            (all.scope, all.tasks, all.cells),
+            (InteractionScope::AllTasks, 10, 12)
+        );
+        // up and down cancel in the cell effect: all of it is interaction
+        assert!(test.share > 0.99, "{test:?}");
+        assert!(
+            test.interval.0 <= test.share && test.share <= test.interval.1,
+            "{test:?}"
+        );
+        assert!(all.share < test.share - 0.1, "{all:?}");
+        assert!(
+            all.interval.0 <= all.share && all.share <= all.interval.1,
+            "{all:?}"
+        );
+        // the meta-test scope uses only the meta-test groups' own noise
+        assert!(test
+            .noise_sources
+            .iter()
+            .all(|s| s.from == NoiseFrom::OwnGroup));
+        let groups: Vec<&str> = test
+            .noise_sources
+            .iter()
+            .map(|s| s.group.as_str())
+            .collect();
+        assert_eq!(groups, ["test/down", "test/up"]);
+        let train = all
+            .noise_sources
+            .iter()
+            .find(|s| s.group == "train/a")
+            .unwrap();
+        assert_eq!(train.from, NoiseFrom::Comparable);
+        // both in the JSON (the old fields kept) and in the markdown
+        let json = serde_json::to_value(&r).unwrap();
+        for key in ["interaction", "interaction_meta_test"] {
+            for field in ["share", "share_clamped", "interval", "noise_var", "scope"] {
+                assert!(!json[key][field].is_null(), "{key}.{field}");
+            }
+        }
+        assert_eq!(json["interaction_meta_test"]["scope"], "meta_test");
+        assert_eq!(json["interaction"]["scope"], "all_tasks");
+        let text = r.to_string();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("**Interaction share**"))
+            .unwrap();
+        assert!(
+            line.contains(&format!(
+                "over the meta-test tasks only {} (unclamped {})",
+                num(test.share_clamped, 3),
+                num(test.share, 3)
+            )) && line.contains(&format!("over all tasks {}", num(all.share_clamped, 3))),
+            "{line}"
+        );
+        assert!(
+            text.contains("| | meta-test tasks only | all tasks |"),
+            "{text}"
+        );
+        // a single meta-test task has no meta-test decomposition, the report says so
+        let one: Vec<RunRecord> = records
+            .iter()
+            .filter(|r| r.group != "test/down")
+            .cloned()
+            .collect();
+        let r = analyze(&one, None, &three_train_tasks());
+        assert!(
+            r.interaction_meta_test.is_none()
+                || r.interaction_meta_test.as_ref().unwrap().tasks == 2
+        );
+        assert!(r.interaction.is_some());
     }
 }
