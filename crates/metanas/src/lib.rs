@@ -12,7 +12,9 @@ pub use search_space;
 pub use set_encoder;
 
 pub mod error;
+pub mod evaluate;
 pub mod metad2a;
+pub mod prelude;
 pub use error::{MetanasError, Result};
 pub use metad2a::{Candidate, MetaD2A, SearchOptions, SearchResult};
 

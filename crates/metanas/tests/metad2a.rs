@@ -1,13 +1,15 @@
 //! The shipped MetaD2A bundle on a real meta-test dataset: search is seeded, ranked, constrained;
-//! bundles round-trip; bad bundles and bad inputs are typed errors.
+//! bundles round-trip; bad bundles (corrupt, non-finite, config and weights apart, another
+//! extractor) and bad inputs are typed errors.
 
 use std::path::{Path, PathBuf};
 
 use burn::backend::Flex;
-use datasets::{DataPaths, FeatureExtractor, Features, Task};
-use metanas::metad2a::{ground_truths, MetaD2A, SearchOptions};
-use metanas::MetanasError;
-use set_encoder::CnnExtractor;
+use burn::module::Param;
+use burn::tensor::Tensor;
+use datasets::{DataPaths, PixelExtractor, Task};
+use metanas::metad2a::ground_truths;
+use metanas::prelude::*;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -18,9 +20,9 @@ fn bundle() -> MetaD2A<Flex> {
         .expect("the shipped bundle loads")
 }
 
-/// MNIST's meta-test task from the shipped database, as CNN features. Built from the MNIST
-/// sample embedded in the repository, which holds that task's images (needs nothing installed).
-fn mnist() -> Features {
+/// MNIST's meta-test task from the shipped database. Built from the MNIST sample embedded in
+/// the repository, which holds that task's images (needs nothing installed).
+fn mnist_task() -> Task {
     let records =
         model_zoo::database::load(&[root().join("crates/model-zoo/data/runs.jsonl")]).unwrap();
     let truth = ground_truths(&records, 1)
@@ -30,11 +32,33 @@ fn mnist() -> Features {
     let spec = datasets::mnist_sample::embedded_equivalent(&truth.spec)
         .unwrap()
         .expect("the embedded MNIST sample holds the database's test/mnist task");
-    let task = Task::build(&spec, &DataPaths::from_env()).unwrap();
+    Task::build(&spec, &DataPaths::from_env()).unwrap()
+}
+
+/// [`mnist_task`]'s training images as CNN features.
+fn mnist() -> Features {
     CnnExtractor::<Flex>::pretrained(&Default::default())
         .unwrap()
-        .extract(&task.train)
+        .extract(&mnist_task().train)
         .unwrap()
+}
+
+/// A copy of the shipped bundle in a fresh temporary folder, with `metad2a.json` changed by
+/// `edit`.
+fn shipped_copy(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("metanas-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let shipped = root().join("crates/metanas/bundle");
+    for f in ["generator.mpk", "predictor.mpk"] {
+        std::fs::copy(shipped.join(f), dir.join(f)).unwrap();
+    }
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(shipped.join("metad2a.json")).unwrap())
+            .unwrap();
+    edit(&mut meta);
+    std::fs::write(dir.join("metad2a.json"), meta.to_string()).unwrap();
+    dir
 }
 
 #[test]
@@ -165,16 +189,220 @@ fn bad_tasks_are_typed_errors() {
         model.search(&one_class, &SearchOptions::default()),
         Err(MetanasError::Data(_))
     ));
-    let impossible = SearchOptions {
-        max_params: Some(0.0),
-        candidates: 10,
-        max_batches: 2,
+    let mut broken = mnist();
+    broken.data[7] = f32::NAN;
+    let e = model
+        .search(&broken, &SearchOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(&e, MetanasError::Data(m) if m.contains("non-finite")),
+        "{e}"
+    );
+}
+
+#[test]
+fn invalid_options_are_typed_errors_before_any_work() {
+    let model = bundle();
+    let task = mnist();
+    for (options, expected) in [
+        (
+            SearchOptions {
+                top_k: 0,
+                ..SearchOptions::default()
+            },
+            SearchOptionsError::ZeroTopK,
+        ),
+        (
+            SearchOptions {
+                candidates: 0,
+                ..SearchOptions::default()
+            },
+            SearchOptionsError::ZeroCandidates,
+        ),
+        (
+            SearchOptions {
+                draws: 0,
+                exhaustive: true,
+                ..SearchOptions::default()
+            },
+            SearchOptionsError::ZeroDraws,
+        ),
+    ] {
+        match model.search(&task, &options) {
+            Err(MetanasError::Options(e)) => assert_eq!(e, expected),
+            other => panic!("{options:?}: {other:?}"),
+        }
+    }
+    // A budget no cell meets: an error in both modes, not an empty ranking.
+    for exhaustive in [false, true] {
+        let impossible = SearchOptions {
+            max_params: Some(0.0),
+            exhaustive,
+            ..SearchOptions::default()
+        };
+        assert!(
+            matches!(
+                model.search(&task, &impossible),
+                Err(MetanasError::Options(
+                    SearchOptionsError::NoCellWithinBudget { .. }
+                ))
+            ),
+            "exhaustive {exhaustive}"
+        );
+    }
+    assert!(matches!(
+        model.predict(&task, &[], 0, 0),
+        Err(MetanasError::Options(SearchOptionsError::ZeroDraws))
+    ));
+    // Checked options are taken as they are and give what the unchecked ones give.
+    let options = SearchOptions {
+        candidates: 30,
+        top_k: 3,
+        draws: 2,
         ..SearchOptions::default()
     };
+    let valid = options.check().unwrap();
+    assert_eq!(
+        model.search(&task, &valid).unwrap().ranked,
+        model.search(&task, &options).unwrap().ranked
+    );
+}
+
+#[test]
+fn bundles_with_non_finite_weights_are_refused() {
+    let device = Default::default();
+    for (file, parameter, value) in [
+        ("predictor.mpk", "head_out.weight", f32::NAN),
+        ("generator.mpk", "fc_mu.weight", f32::INFINITY),
+    ] {
+        let mut model = bundle();
+        if file == "predictor.mpk" {
+            let shape = model.predictor.head_out.weight.dims();
+            model.predictor.head_out.weight =
+                Param::from_tensor(Tensor::full(shape, value, &device));
+        } else {
+            let w = model.generator.fc_mu.weight.val();
+            let shape = w.dims();
+            let mut values = w.into_data().to_vec::<f32>().unwrap();
+            values[3] = value;
+            model.generator.fc_mu.weight = Param::from_tensor(Tensor::from_data(
+                burn::tensor::TensorData::new(values, shape),
+                &device,
+            ));
+        }
+        let dir = std::env::temp_dir().join(format!("metanas-nan-{}", std::process::id()));
+        model.save(&dir).unwrap();
+        match MetaD2A::<Flex>::load(&dir, &device) {
+            Err(e @ MetanasError::NonFiniteWeights { .. }) => {
+                let MetanasError::NonFiniteWeights {
+                    path,
+                    parameter: p,
+                    count,
+                    ..
+                } = &e
+                else {
+                    unreachable!()
+                };
+                assert_eq!(path, &dir.join(file));
+                assert_eq!(p, parameter);
+                assert!(*count >= 1);
+                let message = e.to_string();
+                assert!(
+                    message.contains(file) && message.contains("metad2a_train"),
+                    "{message}"
+                );
+            }
+            other => panic!("{file}: {other:?}"),
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn a_config_that_does_not_match_the_weights_is_refused() {
+    for (name, file, edit) in [
+        (
+            "gen",
+            "generator.mpk",
+            (|m: &mut serde_json::Value| m["generator"]["hidden"] = 64.into())
+                as fn(&mut serde_json::Value),
+        ),
+        ("pred", "predictor.mpk", |m: &mut serde_json::Value| {
+            m["predictor"]["config"]["graph_hidden"] = 64.into()
+        }),
+    ] {
+        let dir = shipped_copy(&format!("mismatch-{name}"), edit);
+        match MetaD2A::<Flex>::load(&dir, &Default::default()) {
+            Err(MetanasError::BundleMismatch {
+                path,
+                expected,
+                found,
+                ..
+            }) => {
+                assert_eq!(path, dir.join(file));
+                assert_ne!(expected, found);
+            }
+            other => panic!("{file}: {other:?}"),
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn features_of_another_extractor_are_refused() {
+    let model = bundle();
+    let images = mnist_task().train;
+    // 8×8 raw pixels are 64 values, the bundle's feature width: only the id tells them apart.
+    let pixels = PixelExtractor::new(8);
+    assert_eq!(pixels.dim(), 64);
+    let options = SearchOptions {
+        candidates: 20,
+        top_k: 3,
+        draws: 2,
+        ..SearchOptions::default()
+    };
+    let e = model.search_images(&pixels, &images, &options).unwrap_err();
+    assert!(
+        matches!(&e, MetanasError::ExtractorMismatch { bundle, found } if bundle == &model.meta.extractor && found == &pixels.id()),
+        "{e:?}"
+    );
+    let arch = search_space::Nb201Arch::all().next().unwrap();
     assert!(matches!(
-        model.search(&mnist(), &impossible),
+        model.predict_images(&pixels, &images, &[arch], 2, 0),
+        Err(MetanasError::ExtractorMismatch { .. })
+    ));
+    // The bundle's own extractor passes and gives what searching its features gives.
+    let cnn = CnnExtractor::<Flex>::pretrained(&Default::default()).unwrap();
+    let checked = model.search_images(&cnn, &images, &options).unwrap();
+    let features = cnn.extract(&images).unwrap();
+    assert_eq!(
+        checked.ranked,
+        model.search(&features, &options).unwrap().ranked
+    );
+}
+
+#[test]
+fn a_bundle_without_an_extractor_id_still_loads() {
+    let dir = shipped_copy("no-extractor", |m| {
+        m.as_object_mut().unwrap().remove("extractor");
+    });
+    let model = MetaD2A::<Flex>::load(&dir, &Default::default()).unwrap();
+    assert_eq!(model.meta.extractor, "");
+    // Nothing recorded, nothing to compare: only the width is checked.
+    assert!(model.check_extractor(&PixelExtractor::new(8)).is_ok());
+    assert!(matches!(
+        model.check_extractor(&PixelExtractor::new(4)),
         Err(MetanasError::Data(_))
     ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_pretrained_bundle_is_found_at_run_time() {
+    // Tests run from crates/metanas: the bundle is crates/metanas/bundle of a folder above.
+    let model = MetaD2A::<Flex>::pretrained(&Default::default()).unwrap();
+    assert_eq!(model.meta.extractor, bundle().meta.extractor);
+    assert!(locate_bundle().unwrap().ends_with("crates/metanas/bundle"));
 }
 
 mod corrupt_bundles {

@@ -8,17 +8,21 @@
 //! metanas proxies --images path/to/folder --proxy synflow,naswot  # zero-cost ranking
 //! ```
 //! `--device cpu|wgpu[:N]|cuda[:N]` (default `$METANAS_DEVICE`, else `cpu`) picks the backend;
-//! wgpu and cuda need the matching cargo feature.
+//! wgpu and cuda need the matching cargo feature. `search --bundle DIR` names the MetaD2A
+//! bundle; without it the bundle is found at run time (`$METANAS_BUNDLE`, then
+//! `crates/metanas/bundle` in the current directory or a folder above it, then `bundle/` next to
+//! this executable: [`metanas::metad2a::locate_bundle`]).
 
 use std::error::Error;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::AutodiffBackend;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use datasets::{open_cached, DataPaths, FeatureExtractor, SourceSpec, Split, Task, TaskSpec};
+use datasets::{open_cached, DataPaths, SourceSpec, Split, Task, TaskSpec};
 use meta_predictor::proxies::{rank_archs, sample_archs, Proxy, ProxyConfig, ScoredArch};
 use metanas::device::{dispatch, DeviceSpec, WithBackend};
-use metanas::metad2a::{MetaD2A, SearchOptions, SearchResult};
+use metanas::error::{Budget, SearchOptionsError};
+use metanas::metad2a::{locate_bundle, MetaD2A, SearchOptions, SearchResult, ValidSearchOptions};
 use model_zoo::{Protocol, RunResult};
 use search_space::Nb201Arch;
 use set_encoder::CnnExtractor;
@@ -113,9 +117,10 @@ struct SearchArgs {
     /// Also write the result as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// The MetaD2A bundle.
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/bundle"))]
-    bundle: PathBuf,
+    /// The MetaD2A bundle directory (default: `$METANAS_BUNDLE`, then `crates/metanas/bundle`
+    /// in the current directory or a folder above it, then `bundle/` next to this executable).
+    #[arg(long)]
+    bundle: Option<PathBuf>,
     /// Backend and device.
     #[arg(long)]
     device: Option<DeviceSpec>,
@@ -226,27 +231,94 @@ impl DataArgs {
     }
 }
 
+impl SearchArgs {
+    /// The search options, checked; an invalid value is named by its flag.
+    fn options(&self) -> Result<ValidSearchOptions, String> {
+        let options = SearchOptions {
+            candidates: self.candidates,
+            top_k: self.top_k,
+            exhaustive: self.exhaustive,
+            max_params: self.max_params,
+            max_flops: self.max_flops,
+            seed: self.seed,
+            ..SearchOptions::default()
+        };
+        options.check().map_err(|e| flag_error(&e))
+    }
+}
+
+/// A [`SearchOptionsError`] in the words of the command line: the flag and the fix.
+fn flag_error(e: &SearchOptionsError) -> String {
+    let flag = |b: Budget| match b {
+        Budget::Params => "--max-params",
+        Budget::Flops => "--max-flops",
+    };
+    match e {
+        SearchOptionsError::ZeroTopK => {
+            "--top-k 0: a search prints its top-k cells; give --top-k 1 or more".into()
+        }
+        SearchOptionsError::ZeroCandidates => {
+            "--candidates 0: a search scores at least one generated cell; give --candidates 1 or \
+             more (default 500), or --exhaustive to score all 15,625"
+                .into()
+        }
+        SearchOptionsError::InvalidBudget { budget, value } => format!(
+            "{} {value}: a budget is a finite, non-negative number of millions",
+            flag(*budget)
+        ),
+        SearchOptionsError::NoCellWithinBudget {
+            max_params,
+            max_flops,
+            min_params,
+            min_flops,
+        } => {
+            let given: Vec<String> = [(Budget::Params, max_params), (Budget::Flops, max_flops)]
+                .into_iter()
+                .filter_map(|(b, v)| v.map(|v| format!("{} {v}", flag(b))))
+                .collect();
+            format!(
+                "no NAS-Bench-201 cell meets {}: the smallest cells have {min_params:.3} M \
+                 parameters and {min_flops:.1} M FLOPs (NB201's CIFAR-10 network); raise \
+                 --max-params / --max-flops",
+                given.join(" and ")
+            )
+        }
+        // Values the command line does not set: the library's own words.
+        other => other.to_string(),
+    }
+}
+
 struct Search<'a> {
-    args: &'a SearchArgs,
+    bundle: &'a Path,
+    options: &'a ValidSearchOptions,
     task: &'a Task,
 }
 
 impl WithBackend for Search<'_> {
     type Output = Result<SearchResult, Box<dyn Error>>;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let model = MetaD2A::<B::InnerBackend>::load(&self.args.bundle, &device)?;
+        let model = MetaD2A::<B::InnerBackend>::load(self.bundle, &device)?;
         let extractor = CnnExtractor::<B::InnerBackend>::pretrained(&device)?;
-        let features = extractor.extract(&self.task.train)?;
-        let options = SearchOptions {
-            candidates: self.args.candidates,
-            top_k: self.args.top_k,
-            exhaustive: self.args.exhaustive,
-            max_params: self.args.max_params,
-            max_flops: self.args.max_flops,
-            seed: self.args.seed,
-            ..SearchOptions::default()
-        };
-        Ok(model.search(&features, &options)?)
+        Ok(model.search_images(&extractor, &self.task.train, self.options)?)
+    }
+}
+
+/// Writes `text` to `path`, naming the path and the flag that gave it when it fails.
+fn write_out(flag: &str, path: &Path, text: &str) -> Result<(), Box<dyn Error>> {
+    std::fs::write(path, text)
+        .map_err(|e| format!("{flag} {}: cannot write it: {e}", path.display()).into())
+}
+
+/// Fails early, before a long computation, when `path`'s folder does not exist.
+fn check_out_dir(flag: &str, path: &Path) -> Result<(), Box<dyn Error>> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) if !dir.is_dir() => Err(format!(
+            "{flag} {}: the folder {} does not exist; create it or write elsewhere",
+            path.display(),
+            dir.display()
+        )
+        .into()),
+        _ => Ok(()),
     }
 }
 
@@ -370,12 +442,21 @@ fn main() -> std::process::ExitCode {
 fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     match cli.command {
         Command::Search(args) => {
+            let options = args.options()?;
+            if let Some(path) = &args.json {
+                check_out_dir("--json", path)?;
+            }
+            let bundle = match &args.bundle {
+                Some(dir) => dir.clone(),
+                None => locate_bundle()?,
+            };
             let spec = device(args.device)?;
             let task = args.data.task(Protocol::mini().resolution, 1)?;
             let result = dispatch(
                 &spec,
                 Search {
-                    args: &args,
+                    bundle: &bundle,
+                    options: &options,
                     task: &task,
                 },
             )??;
@@ -388,7 +469,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             );
             print!("{}", result.table());
             if let Some(path) = &args.json {
-                std::fs::write(path, serde_json::to_string_pretty(&result)? + "\n")?;
+                write_out(
+                    "--json",
+                    path,
+                    &(serde_json::to_string_pretty(&result)? + "\n"),
+                )?;
                 println!("\nwrote {}", path.display());
             }
         }
@@ -423,6 +508,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         Command::Proxies(args) => {
             if args.proxy.is_empty() {
                 return Err("--proxy: name at least one proxy".into());
+            }
+            if let Some(path) = &args.json {
+                check_out_dir("--json", path)?;
             }
             let spec = device(args.device)?;
             let protocol = Protocol::mini();
@@ -480,7 +568,11 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                         serde_json::Value::Object(row)
                     })
                     .collect();
-                std::fs::write(path, serde_json::to_string_pretty(&rows)? + "\n")?;
+                write_out(
+                    "--json",
+                    path,
+                    &(serde_json::to_string_pretty(&rows)? + "\n"),
+                )?;
                 println!("\nwrote {}", path.display());
             }
         }
@@ -496,7 +588,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                         )
                     }
                 };
-                std::fs::write(path, text)?;
+                write_out("--out", path, &text)?;
                 println!("wrote {}", path.display());
             }
         },

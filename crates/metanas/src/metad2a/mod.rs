@@ -7,9 +7,18 @@
 //! ```
 //!
 //! [`MetaD2A::meta_train`] learns both models from [`MetaData`]; [`MetaD2A::save`] /
-//! [`MetaD2A::load`] keep them as one versioned bundle directory; [`MetaD2A::search`] ranks.
+//! [`MetaD2A::load`] keep them as one versioned bundle directory (checked when read: shapes
+//! against the config, finite values); [`MetaD2A::pretrained`] loads the bundle found at run
+//! time ([`locate_bundle`]); [`MetaD2A::search`] ranks, with options checked into
+//! [`ValidSearchOptions`]; [`MetaD2A::search_images`] also checks that the images' feature
+//! extractor is the bundle's.
 
+mod bundle;
 mod data;
+mod options;
+
+pub use bundle::{locate_bundle, BUNDLE_ENV, REPO_BUNDLE};
+pub use options::{SearchOptions, SearchParams, ValidSearchOptions};
 
 pub use data::{
     global_best, global_prior, ground_truths, GroundTruth, MetaData, MetaDataOptions, MetaTestSet,
@@ -24,7 +33,7 @@ use std::time::Instant;
 use burn::module::{AutodiffModule, Module};
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use datasets::Features;
+use datasets::{FeatureExtractor, Features, Images};
 use graph_vae::{
     ConditionalGenerator, ConditionalGeneratorConfig, Decoding, EpochStats, GraphBatch, GraphSpace,
     Nb201Space, TrainConfig, TypedGraph,
@@ -35,12 +44,11 @@ use meta_predictor::{
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use search_space::cost::MacroConfig;
 use search_space::Nb201Arch;
 use serde::{Deserialize, Serialize};
 use set_encoder::{draw_per_class, SetBatch};
 
-use crate::error::{MetanasError, Result};
+use crate::error::{MetanasError, Result, SearchOptionsError};
 
 /// Bundle format name and version written to `metad2a.json`.
 pub const BUNDLE_FORMAT: &str = "metanas-metad2a";
@@ -110,7 +118,10 @@ pub struct BundleMeta {
     /// [`BUNDLE_VERSION`] when written.
     pub version: u32,
     /// Id of the feature extractor the models were trained on (see
-    /// [`FeatureExtractor::id`](datasets::FeatureExtractor::id)).
+    /// [`FeatureExtractor::id`]); [`MetaD2A::search_images`] and [`MetaD2A::predict_images`]
+    /// refuse features of another. Empty in a bundle written before it was recorded (then only
+    /// the feature width is checked).
+    #[serde(default)]
     pub extractor: String,
     /// Images drawn per class when a task is encoded.
     pub images_per_class: usize,
@@ -132,55 +143,6 @@ pub struct MetaD2A<B: Backend> {
     /// Configs, normalisation, provenance.
     pub meta: BundleMeta,
     all_cells: OnceLock<GraphLatentCache<B>>,
-}
-
-/// Search settings.
-#[derive(Clone, Debug)]
-pub struct SearchOptions {
-    /// Unique valid candidates to generate (MetaD2A: 500 for CIFAR, 50 elsewhere).
-    pub candidates: usize,
-    /// Candidates returned, best first.
-    pub top_k: usize,
-    /// Resampled image draws the predictor's score is averaged over (MetaD2A: 10).
-    pub draws: usize,
-    /// Graphs decoded per generator call (MetaD2A: 100).
-    pub batch: usize,
-    /// Fresh image draws encoded per generator call; each latent is decoded `batch /
-    /// draws_per_batch` times (MetaD2A encodes one draw per graph; the set encoder is most of a
-    /// search's time on a CPU, and sampled decoding supplies the diversity).
-    pub draws_per_batch: usize,
-    /// Give up generating after this many calls (the generator may not have `candidates`
-    /// distinct cells in it).
-    pub max_batches: usize,
-    /// Score all 15,625 cells instead of generating.
-    pub exhaustive: bool,
-    /// Only cells with at most this many parameters (millions, under `macro_config`).
-    pub max_params: Option<f64>,
-    /// Only cells with at most this many FLOPs (millions, under `macro_config`).
-    pub max_flops: Option<f64>,
-    /// The network the constraints and reported costs refer to (default: NB201's CIFAR-10
-    /// network, C=16, N=5, 32×32).
-    pub macro_config: MacroConfig,
-    /// Seed of the image draws and sampled decoding.
-    pub seed: u64,
-}
-
-impl Default for SearchOptions {
-    fn default() -> Self {
-        Self {
-            candidates: 500,
-            top_k: 10,
-            draws: 10,
-            batch: 100,
-            draws_per_batch: 20,
-            max_batches: 50,
-            exhaustive: false,
-            max_params: None,
-            max_flops: None,
-            macro_config: MacroConfig::nb201_cifar10(),
-            seed: 0,
-        }
-    }
 }
 
 /// One ranked architecture.
@@ -366,7 +328,11 @@ impl<B: Backend> MetaD2A<B> {
         std::fs::remove_dir(&tmp).map_err(|e| bundle_err(&tmp, e))
     }
 
-    /// Reads a bundle directory written by [`save`](Self::save).
+    /// Reads a bundle directory written by [`save`](Self::save), and checks it before any use:
+    /// the weights have the shapes `metad2a.json`'s configs give them
+    /// ([`MetanasError::BundleMismatch`]) and every weight is finite
+    /// ([`MetanasError::NonFiniteWeights`]); a missing or unreadable file, or another format or
+    /// version, is [`MetanasError::Bundle`].
     pub fn load(dir: &Path, device: &B::Device) -> Result<Self> {
         let path = dir.join("metad2a.json");
         let text = std::fs::read_to_string(&path).map_err(|e| bundle_err(&path, e))?;
@@ -380,18 +346,16 @@ impl<B: Backend> MetaD2A<B> {
                 ),
             ));
         }
-        let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-        let generator = meta
-            .generator
-            .try_init::<B>(device)?
-            .load_file(dir.join("generator.mpk"), &recorder, device)
-            .map_err(|e| bundle_err(&dir.join("generator.mpk"), e))?;
-        let predictor = meta
-            .predictor
-            .config
-            .try_init::<B>(device)?
-            .load_file(dir.join("predictor.mpk"), &recorder, device)
-            .map_err(|e| bundle_err(&dir.join("predictor.mpk"), e))?;
+        let generator = bundle::load_checked(
+            meta.generator.try_init::<B>(device)?,
+            &dir.join("generator.mpk"),
+            device,
+        )?;
+        let predictor = bundle::load_checked(
+            meta.predictor.config.try_init::<B>(device)?,
+            &dir.join("predictor.mpk"),
+            device,
+        )?;
         Ok(Self {
             generator,
             predictor,
@@ -400,8 +364,77 @@ impl<B: Backend> MetaD2A<B> {
         })
     }
 
+    /// The pretrained bundle, found at run time by [`locate_bundle`] (`$METANAS_BUNDLE`, then
+    /// `crates/metanas/bundle` in the current directory or a folder above it, then `bundle/`
+    /// next to the executable), and [`load`](Self::load)ed.
+    ///
+    /// ```
+    /// use metanas::prelude::*;
+    ///
+    /// let model = MetaD2A::<Flex>::pretrained(&Default::default())?;
+    /// assert_eq!(model.meta.extractor, "cnn-v1-c8850966af62280c");
+    /// # Ok::<(), MetanasError>(())
+    /// ```
+    pub fn pretrained(device: &B::Device) -> Result<Self> {
+        Self::load(&locate_bundle()?, device)
+    }
+
+    /// Checks that features from `extractor` are what the bundle was trained on: the same
+    /// extractor id ([`MetanasError::ExtractorMismatch`]; skipped for a bundle that recorded
+    /// none) and the same width.
+    pub fn check_extractor<E: FeatureExtractor + ?Sized>(&self, extractor: &E) -> Result<()> {
+        let id = extractor.id();
+        if !self.meta.extractor.is_empty() && id != self.meta.extractor {
+            return Err(MetanasError::ExtractorMismatch {
+                bundle: self.meta.extractor.clone(),
+                found: id,
+            });
+        }
+        if extractor.dim() != self.predictor.feature_dim() {
+            return Err(MetanasError::Data(format!(
+                "extractor `{id}` gives features of width {}, the bundle was trained on width {}",
+                extractor.dim(),
+                self.predictor.feature_dim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// [`search`](Self::search) on `images`, after checking that `extractor` is the bundle's
+    /// ([`check_extractor`](Self::check_extractor)) and extracting their features with it.
+    pub fn search_images<E, O>(
+        &self,
+        extractor: &E,
+        images: &Images,
+        options: &O,
+    ) -> Result<SearchResult>
+    where
+        E: FeatureExtractor + ?Sized,
+        O: SearchParams + ?Sized,
+    {
+        let options = options.checked()?;
+        self.check_extractor(extractor)?;
+        self.search(&extractor.extract(images)?, options.as_ref())
+    }
+
+    /// [`predict`](Self::predict) on `images`, after checking that `extractor` is the bundle's
+    /// ([`check_extractor`](Self::check_extractor)) and extracting their features with it.
+    pub fn predict_images<E: FeatureExtractor + ?Sized>(
+        &self,
+        extractor: &E,
+        images: &Images,
+        archs: &[Nb201Arch],
+        draws: usize,
+        seed: u64,
+    ) -> Result<Vec<f64>> {
+        self.check_extractor(extractor)?;
+        self.predict(&extractor.extract(images)?, archs, draws, seed)
+    }
+
     /// Predicted accuracies (%) of `archs` for the task with image features `task`, each the
-    /// mean over `draws` resampled image draws (seeded by `seed`).
+    /// mean over `draws` (at least 1) resampled image draws (seeded by `seed`). The features
+    /// must come from the bundle's extractor ([`predict_images`](Self::predict_images) checks
+    /// it; here only their width is checked).
     pub fn predict(
         &self,
         task: &Features,
@@ -410,6 +443,9 @@ impl<B: Backend> MetaD2A<B> {
         seed: u64,
     ) -> Result<Vec<f64>> {
         self.check_features(task)?;
+        if draws == 0 {
+            return Err(SearchOptionsError::ZeroDraws.into());
+        }
         let device = self.device();
         let graphs: Vec<TypedGraph> = archs.iter().map(|a| Nb201Space.arch_to_graph(a)).collect();
         let cache = GraphLatentCache::new(&self.predictor, &graphs, 1024, &device)?;
@@ -457,18 +493,31 @@ impl<B: Backend> MetaD2A<B> {
                 task.num_classes()
             )));
         }
+        if let Some(i) = task.data.iter().position(|v| !v.is_finite()) {
+            return Err(MetanasError::Data(format!(
+                "task features hold a non-finite value ({}) in row {}: the extractor's output \
+                 is broken; check the images and the extractor's weights",
+                task.data[i],
+                i / task.dim.max(1)
+            )));
+        }
         Ok(())
     }
 
-    /// Ranks cells for the task whose training images have features `task`.
-    pub fn search(&self, task: &Features, options: &SearchOptions) -> Result<SearchResult> {
+    /// Ranks cells for the task whose training images have features `task` (from the bundle's
+    /// extractor: [`search_images`](Self::search_images) checks it; here only their width is
+    /// checked). `options` are [`SearchOptions`], checked here, or [`ValidSearchOptions`].
+    pub fn search<O: SearchParams + ?Sized>(
+        &self,
+        task: &Features,
+        options: &O,
+    ) -> Result<SearchResult> {
         let start = Instant::now();
+        let valid = options.checked()?;
+        let valid = valid.as_ref();
+        let options = valid.options();
         self.check_features(task)?;
-        let allowed = |a: &Nb201Arch| {
-            let c = a.cost(&options.macro_config);
-            options.max_params.is_none_or(|m| c.params <= m)
-                && options.max_flops.is_none_or(|m| c.flops <= m)
-        };
+        let allowed = |a: &Nb201Arch| valid.fits(a);
         let device = self.device();
         let (archs, scores, decoded, valid) = if options.exhaustive {
             let cache = self.all_cells.get_or_init(|| {
@@ -493,13 +542,13 @@ impl<B: Backend> MetaD2A<B> {
                 // Fresh image draws → latents z = μ(D); each latent is decoded several times
                 // (types and edges sampled), so the set encoder runs on `draws_per_batch` draws
                 // while `batch` graphs are decoded.
-                let n_draws = options.draws_per_batch.clamp(1, options.batch.max(1));
+                let n_draws = options.draws_per_batch.min(options.batch);
                 let sets: Vec<Vec<Vec<f32>>> = (0..n_draws)
                     .map(|_| draw_per_class(task, self.meta.images_per_class, &mut rng))
                     .collect();
                 let tasks = SetBatch::from_classes(task.dim, &sets, &device)?;
                 let (mu, _) = self.generator.posterior(&tasks)?;
-                let rows: Vec<usize> = (0..options.batch.max(1)).map(|i| i % n_draws).collect();
+                let rows: Vec<usize> = (0..options.batch).map(|i| i % n_draws).collect();
                 let rows = burn::tensor::Tensor::<B, 1, burn::tensor::Int>::from_data(
                     burn::tensor::TensorData::new(
                         rows.iter().map(|&r| r as i64).collect::<Vec<_>>(),

@@ -1,0 +1,629 @@
+//! One evaluation harness: every method on every meta-test set of a database, judged against the
+//! set's measured panel with standard errors.
+//!
+//! For each meta-test set of the store, [`evaluate`] builds the set's ground truth
+//! ([`SetTruth`]: the panel cells measured on it, each with its seeds), lets every method pick a
+//! cell, measures each pick (a panel cell's runs, or else the pick trained now with the set's
+//! protocol for [`EvaluateOptions::train_seeds`] seeds, kept in a resumable store), and reports:
+//!
+//! - the **regret** of the pick against the best panel cell (pp) with its seed-bootstrap
+//!   standard error ([`SetTruth::regret`]);
+//! - the method's **Spearman** with the measured panel (its scores of the panel cells), with a
+//!   95% interval from resampling the cells ([`SetTruth::rank_agreement`]);
+//! - the **compute** it spent (wall seconds of scoring or searching on this machine).
+//!
+//! Methods: MetaD2A (its predictor over the panel; its generated top-1; its exhaustive top-1 over
+//! all 15,625 cells; best of its top 5 and of its top 30 by *measured* accuracy, which are
+//! oracles and labelled so), each zero-cost proxy (over the panel, over MetaD2A's candidate pool,
+//! and the cheap ones over every isomorphism class), the global best of the meta-training tasks,
+//! and a random panel cell (its expected regret). A method's regret averaged over the sets comes
+//! with √(Σ SE²)/n.
+
+mod error;
+mod report;
+mod truth;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Instant;
+
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use datasets::{DataPaths, FeatureExtractor, Task};
+use meta_predictor::proxies::{score_arch, Proxy, ProxyConfig};
+use model_zoo::database::{runs_header, RunKey, RunRecord};
+use model_zoo::plan::Role;
+use model_zoo::stats::mean;
+use model_zoo::store::StoreWriter;
+use search_space::Nb201Arch;
+use serde::Serialize;
+
+pub use error::EvaluateError;
+pub use report::{Evaluation, MethodResult, MethodSummary, SetEvaluation};
+pub use truth::{
+    Measured, MeasuredCell, PickRule, RankAgreement, RegretEstimate, SetTruth, TruthCell,
+};
+
+use crate::metad2a::{MetaD2A, SearchOptions};
+
+/// Settings of [`evaluate`].
+#[derive(Clone, Debug, Serialize)]
+pub struct EvaluateOptions {
+    /// Seed of the bootstraps, the proxies' minibatches and MetaD2A's searches.
+    pub seed: u64,
+    /// Bootstrap resamples for every standard error and interval.
+    pub bootstrap: usize,
+    /// Seeds a pick outside the panel is trained with.
+    pub train_seeds: usize,
+    /// Proxies scored over the panel and over MetaD2A's candidate pool.
+    #[serde(serialize_with = "proxy_names")]
+    pub proxies: Vec<Proxy>,
+    /// Proxies also scored over every isomorphism class (6,466 cells: keep to the fast ones).
+    #[serde(serialize_with = "proxy_names")]
+    pub all_cells_proxies: Vec<Proxy>,
+    /// Fewest meta-training tasks a cell must be measured on to be the global-best pick.
+    pub min_train_tasks: usize,
+    /// Unique valid candidates MetaD2A generates.
+    pub candidates: usize,
+    /// Image draws MetaD2A's predictor averages.
+    pub draws: usize,
+    /// Size of MetaD2A's "best of the top k by measured accuracy" oracle (MetaD2A's papers
+    /// report k = 30); 0 skips it. Every one of the k cells is measured.
+    pub oracle_top: usize,
+}
+
+fn proxy_names<S: serde::Serializer>(proxies: &[Proxy], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(proxies.iter().map(|p| p.name()))
+}
+
+impl Default for EvaluateOptions {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            bootstrap: 1000,
+            train_seeds: 3,
+            proxies: vec![
+                Proxy::Synflow,
+                Proxy::Naswot,
+                Proxy::JacobCov,
+                Proxy::Snip,
+                Proxy::GradNorm,
+                Proxy::Params,
+                Proxy::Flops,
+            ],
+            all_cells_proxies: vec![Proxy::Synflow, Proxy::Naswot, Proxy::Params, Proxy::Flops],
+            min_train_tasks: 5,
+            candidates: 500,
+            draws: 10,
+            oracle_top: 30,
+        }
+    }
+}
+
+impl EvaluateOptions {
+    fn check(&self) -> Result<(), EvaluateError> {
+        let bad = |option, why: &str| {
+            Err(EvaluateError::Option {
+                option,
+                why: why.to_string(),
+            })
+        };
+        if self.bootstrap < 2 {
+            return bad("bootstrap", "at least 2 resamples are needed for an error");
+        }
+        if self.train_seeds == 0 {
+            return bad(
+                "train_seeds",
+                "a pick outside the panel needs at least 1 seed",
+            );
+        }
+        if self.candidates == 0 {
+            return bad("candidates", "MetaD2A needs at least 1 candidate");
+        }
+        if self.draws == 0 {
+            return bad("draws", "MetaD2A's predictor needs at least 1 image draw");
+        }
+        Ok(())
+    }
+}
+
+/// MetaD2A and the feature extractor its bundle was trained on.
+pub struct MetaD2AInput<'a, M: Backend> {
+    /// The meta-trained model.
+    pub model: &'a MetaD2A<M>,
+    /// The extractor that turns a set's training images into the model's features.
+    pub extractor: &'a dyn FeatureExtractor,
+}
+
+/// What an evaluation reads.
+pub struct Inputs<'a, M: Backend> {
+    /// The database: meta-test runs are the ground truth, meta-training runs give the global
+    /// best.
+    pub records: &'a [RunRecord],
+    /// The panel the meta-test sets were measured on.
+    pub panel: &'a [Nb201Arch],
+    /// Where the sets' source data live.
+    pub data: &'a DataPaths,
+    /// MetaD2A, if it is to be evaluated.
+    pub metad2a: Option<MetaD2AInput<'a, M>>,
+    /// Store of the runs trained for picks outside the panel (resumable: runs already there are
+    /// reused). `None` keeps them in memory only.
+    pub store: Option<&'a Path>,
+}
+
+/// Evaluates every method on every meta-test set of `inputs.records`; `B` trains the picks
+/// outside the panel and computes the proxies, `M` runs MetaD2A. `log` receives one line per
+/// step.
+pub fn evaluate<B: AutodiffBackend, M: Backend>(
+    inputs: &Inputs<'_, M>,
+    options: &EvaluateOptions,
+    device: &B::Device,
+    log: &mut dyn FnMut(&str),
+) -> Result<Evaluation, EvaluateError> {
+    options.check()?;
+    let truths = SetTruth::from_records(inputs.records, inputs.panel)?;
+    let mut measurer = Measurer::<B>::open(inputs.store, options.train_seeds, device)?;
+    let train_scores = train_scores(inputs.records);
+    let all_classes: Vec<Nb201Arch> = Nb201Arch::all()
+        .filter(|a| a.canonical_id() == a.index())
+        .collect();
+    let mut sets = Vec::new();
+    for (s, truth) in truths.iter().enumerate() {
+        let group = truth.group.clone();
+        log(&format!(
+            "{group}: {} panel cells, {}–{} seeds",
+            truth.cells.len(),
+            truth.seeds().0,
+            truth.seeds().1
+        ));
+        let task = Task::build(&truth.task, inputs.data).map_err(|source| EvaluateError::Task {
+            group: group.clone(),
+            source: Box::new(source),
+        })?;
+        let seed = |k: u64| options.seed ^ (s as u64) << 32 ^ k;
+        let mut ctx = SetContext {
+            truth,
+            task: &task,
+            measurer: &mut measurer,
+            options,
+            methods: Vec::new(),
+        };
+        let panel_archs: Vec<Nb201Arch> = truth.cells.iter().map(|c| c.arch).collect();
+
+        // The zero-cost proxies, over the panel first.
+        let config = ProxyConfig::new()
+            .with_channels(truth.protocol.channels)
+            .with_cells_per_stage(truth.protocol.cells_per_stage)
+            .with_batch_seed(options.seed);
+        let batch =
+            config
+                .minibatch::<B>(&task, device)
+                .map_err(|source| EvaluateError::Proxy {
+                    proxy: "minibatch".into(),
+                    group: group.clone(),
+                    source: Box::new(source),
+                })?;
+        let score_all = |proxy: Proxy, archs: &[Nb201Arch]| -> Result<(Vec<f64>, f64), _> {
+            let start = Instant::now();
+            let scores = archs
+                .iter()
+                .map(|a| score_arch(*a, &[proxy], &batch, &config).map(|v| v[0]))
+                .collect::<Result<Vec<f64>, _>>()
+                .map_err(|source| EvaluateError::Proxy {
+                    proxy: proxy.name().into(),
+                    group: group.clone(),
+                    source: Box::new(source),
+                })?;
+            Ok::<_, EvaluateError>((scores, start.elapsed().as_secs_f64()))
+        };
+        let mut panel_agreement: HashMap<Proxy, Option<RankAgreement>> = HashMap::new();
+        for &proxy in &options.proxies {
+            let (scores, seconds) = score_all(proxy, &panel_archs)?;
+            let agreement = truth.rank_agreement(&scores, options.bootstrap, seed(1));
+            panel_agreement.insert(proxy, agreement.clone());
+            let order = ranking(&panel_archs, &scores);
+            ctx.add(
+                proxy.name(),
+                false,
+                format!("panel ({})", panel_archs.len()),
+                &order[..1],
+                PickRule::First,
+                agreement,
+                seconds,
+                seed(2),
+            )?;
+        }
+        for &proxy in &options.all_cells_proxies {
+            log(&format!(
+                "{group}: {} over {} cells",
+                proxy.name(),
+                all_classes.len()
+            ));
+            let (scores, seconds) = score_all(proxy, &all_classes)?;
+            let order = ranking(&all_classes, &scores);
+            ctx.add(
+                proxy.name(),
+                false,
+                format!("all cells ({})", all_classes.len()),
+                &order[..1],
+                PickRule::First,
+                panel_agreement.get(&proxy).cloned().flatten(),
+                seconds,
+                seed(3),
+            )?;
+        }
+
+        // The global best of the meta-training tasks, restricted to the panel.
+        let global: Vec<f64> = panel_archs
+            .iter()
+            .map(|a| {
+                train_scores
+                    .get(&a.canonical_id())
+                    .filter(|s| s.1 >= options.min_train_tasks)
+                    .map_or(f64::NAN, |s| s.0)
+            })
+            .collect();
+        if global.iter().any(|g| g.is_finite()) {
+            let order = ranking(&panel_archs, &global);
+            let agreement = truth.rank_agreement(&global, options.bootstrap, seed(4));
+            ctx.add(
+                "global best (meta-training)",
+                false,
+                format!(
+                    "panel cells on ≥ {} meta-training tasks ({})",
+                    options.min_train_tasks,
+                    global.iter().filter(|g| g.is_finite()).count()
+                ),
+                &order[..1],
+                PickRule::First,
+                agreement,
+                0.0,
+                seed(5),
+            )?;
+        }
+        ctx.push(
+            "random panel cell (expected)",
+            false,
+            format!("panel ({})", panel_archs.len()),
+            truth.regret(
+                &Measured {
+                    candidates: Vec::new(),
+                    rule: PickRule::Expected,
+                },
+                options.bootstrap,
+                seed(6),
+            ),
+            None,
+            0.0,
+        );
+
+        // MetaD2A.
+        if let Some(m) = &inputs.metad2a {
+            let err = |e: crate::MetanasError| EvaluateError::MetaD2A {
+                group: group.clone(),
+                source: Box::new(e),
+            };
+            let features = m
+                .extractor
+                .extract(&task.train)
+                .map_err(|e| err(e.into()))?;
+            let start = Instant::now();
+            let predicted = m
+                .model
+                .predict(&features, &panel_archs, options.draws, options.seed)
+                .map_err(err)?;
+            let seconds = start.elapsed().as_secs_f64();
+            let agreement = truth.rank_agreement(&predicted, options.bootstrap, seed(7));
+            let order = ranking(&panel_archs, &predicted);
+            ctx.add(
+                "MetaD2A predictor",
+                false,
+                format!("panel ({})", panel_archs.len()),
+                &order[..1],
+                PickRule::First,
+                agreement.clone(),
+                seconds,
+                seed(8),
+            )?;
+            log(&format!("{group}: MetaD2A search"));
+            let search = SearchOptions {
+                candidates: options.candidates,
+                top_k: options.candidates,
+                draws: options.draws,
+                macro_config: truth.protocol.macro_config(task.train.channels, task.way()),
+                seed: options.seed,
+                ..SearchOptions::default()
+            };
+            let generated = m.model.search(&features, &search).map_err(err)?;
+            let pool: Vec<Nb201Arch> = generated.ranked.iter().map(|c| c.arch).collect();
+            let pool_name = format!("MetaD2A candidates ({})", pool.len());
+            ctx.add(
+                "MetaD2A generated top-1",
+                false,
+                pool_name.clone(),
+                &pool[..1],
+                PickRule::First,
+                agreement.clone(),
+                generated.seconds,
+                seed(9),
+            )?;
+            let exhaustive = m
+                .model
+                .search(
+                    &features,
+                    &SearchOptions {
+                        exhaustive: true,
+                        top_k: 1,
+                        ..search.clone()
+                    },
+                )
+                .map_err(err)?;
+            ctx.add(
+                "MetaD2A exhaustive top-1",
+                false,
+                "all cells (15625)".into(),
+                &[exhaustive.ranked[0].arch],
+                PickRule::First,
+                agreement.clone(),
+                exhaustive.seconds,
+                seed(10),
+            )?;
+            let top = pool.len().min(5);
+            ctx.add(
+                "MetaD2A best of top-5 by measured accuracy (oracle)",
+                true,
+                pool_name.clone(),
+                &pool[..top],
+                PickRule::BestMeasured,
+                agreement.clone(),
+                generated.seconds,
+                seed(11),
+            )?;
+            if options.oracle_top > 0 {
+                let top = pool.len().min(options.oracle_top);
+                log(&format!("{group}: MetaD2A top-{top} oracle"));
+                ctx.add(
+                    &format!("MetaD2A best of top-{top} by measured accuracy (oracle)"),
+                    true,
+                    pool_name.clone(),
+                    &pool[..top],
+                    PickRule::BestMeasured,
+                    agreement.clone(),
+                    generated.seconds,
+                    seed(12),
+                )?;
+            }
+            for &proxy in &options.proxies {
+                let (scores, seconds) = score_all(proxy, &pool)?;
+                let order = ranking(&pool, &scores);
+                ctx.add(
+                    proxy.name(),
+                    false,
+                    pool_name.clone(),
+                    &order[..1],
+                    PickRule::First,
+                    panel_agreement.get(&proxy).cloned().flatten(),
+                    seconds,
+                    seed(13),
+                )?;
+            }
+        }
+        let methods = std::mem::take(&mut ctx.methods);
+        let means = truth.means();
+        let best = truth.best();
+        sets.push(SetEvaluation {
+            group,
+            cells: truth.cells.len(),
+            seeds: truth.seeds(),
+            seed_sd_pp: truth.seed_sd,
+            best_arch: truth.cells[best].arch.to_string(),
+            best_pct: means[best],
+            panel_mean_pct: mean(&means),
+            methods,
+        });
+    }
+    Ok(Evaluation::new(options.clone(), sets, measurer.trained))
+}
+
+/// `archs` sorted by descending score (NaN last), ties by index: a method's ranking.
+fn ranking(archs: &[Nb201Arch], scores: &[f64]) -> Vec<Nb201Arch> {
+    let mut order: Vec<usize> = (0..archs.len()).collect();
+    let key = |s: f64| if s.is_nan() { f64::NEG_INFINITY } else { s };
+    order.sort_by(|&a, &b| {
+        key(scores[b])
+            .total_cmp(&key(scores[a]))
+            .then(archs[a].index().cmp(&archs[b].index()))
+    });
+    order.into_iter().map(|i| archs[i]).collect()
+}
+
+/// Each cell class's mean percentile rank over the meta-training tasks it was measured on
+/// (0 = worst, 1 = best), with the number of tasks.
+fn train_scores(records: &[RunRecord]) -> HashMap<usize, (f64, usize)> {
+    let mut tasks: BTreeMap<String, BTreeMap<usize, Vec<f64>>> = BTreeMap::new();
+    for r in records.iter().filter(|r| r.role == Role::MetaTrain) {
+        if let Some(a) = r.result.test_accuracy.filter(|_| r.result.is_ok()) {
+            let key = serde_json::to_string(&r.task).expect("task specs serialise");
+            tasks
+                .entry(key)
+                .or_default()
+                .entry(r.arch.canonical_id())
+                .or_default()
+                .push(a);
+        }
+    }
+    let mut sums: HashMap<usize, (f64, usize)> = HashMap::new();
+    for cells in tasks.values().filter(|c| c.len() >= 2) {
+        let ids: Vec<usize> = cells.keys().copied().collect();
+        let means: Vec<f64> = cells.values().map(|v| mean(v)).collect();
+        let ranks = model_zoo::stats::ranks(&means);
+        for (id, r) in ids.iter().zip(ranks) {
+            let e = sums.entry(*id).or_default();
+            e.0 += (r - 1.0) / (ids.len() - 1) as f64;
+            e.1 += 1;
+        }
+    }
+    sums.into_iter()
+        .map(|(id, (s, n))| (id, (s / n as f64, n)))
+        .collect()
+}
+
+/// The methods of one set, as they are added.
+struct SetContext<'a, B: AutodiffBackend> {
+    truth: &'a SetTruth,
+    task: &'a Task,
+    measurer: &'a mut Measurer<B>,
+    options: &'a EvaluateOptions,
+    methods: Vec<MethodResult>,
+}
+
+impl<B: AutodiffBackend> SetContext<'_, B> {
+    /// Measures `candidates` and adds the method's result.
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        name: &str,
+        oracle: bool,
+        pool: String,
+        candidates: &[Nb201Arch],
+        rule: PickRule,
+        agreement: Option<RankAgreement>,
+        seconds: f64,
+        seed: u64,
+    ) -> Result<(), EvaluateError> {
+        let candidates = candidates
+            .iter()
+            .map(|a| self.measurer.measure(self.truth, self.task, *a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let regret =
+            self.truth
+                .regret(&Measured { candidates, rule }, self.options.bootstrap, seed);
+        self.push(name, oracle, pool, regret, agreement, seconds);
+        Ok(())
+    }
+
+    fn push(
+        &mut self,
+        name: &str,
+        oracle: bool,
+        pool: String,
+        regret: RegretEstimate,
+        agreement: Option<RankAgreement>,
+        seconds: f64,
+    ) {
+        self.methods.push(MethodResult {
+            method: name.to_string(),
+            oracle,
+            pool,
+            regret,
+            agreement,
+            seconds,
+        });
+    }
+}
+
+/// A trained pick's accuracy (%): a run that diverged or failed counts as chance, which is what
+/// the pick would have given.
+fn measured_accuracy(record: &RunRecord) -> f64 {
+    record
+        .result
+        .test_accuracy
+        .filter(|_| record.result.is_ok())
+        .map_or(100.0 / record.task.classes.len().max(1) as f64, |a| {
+            100.0 * a
+        })
+}
+
+/// Measures picks: a panel cell's runs, or runs trained now (and kept).
+struct Measurer<B: AutodiffBackend> {
+    writer: Option<StoreWriter<RunRecord>>,
+    known: HashMap<RunKey, f64>,
+    seeds: usize,
+    device: B::Device,
+    /// Runs trained by this evaluation.
+    trained: usize,
+}
+
+impl<B: AutodiffBackend> Measurer<B> {
+    fn open(store: Option<&Path>, seeds: usize, device: &B::Device) -> Result<Self, EvaluateError> {
+        let (writer, known) = match store {
+            Some(path) => {
+                let (writer, contents) = StoreWriter::<RunRecord>::open(path, &runs_header())
+                    .map_err(|source| EvaluateError::Store {
+                        path: path.to_path_buf(),
+                        source: Box::new(source),
+                    })?;
+                let known = contents
+                    .records
+                    .iter()
+                    .map(|r| (r.key(), measured_accuracy(r)))
+                    .collect();
+                (Some(writer), known)
+            }
+            None => (None, HashMap::new()),
+        };
+        Ok(Self {
+            writer,
+            known,
+            seeds,
+            device: device.clone(),
+            trained: 0,
+        })
+    }
+
+    fn measure(
+        &mut self,
+        truth: &SetTruth,
+        task: &Task,
+        arch: Nb201Arch,
+    ) -> Result<MeasuredCell, EvaluateError> {
+        if let Some(i) = truth.find(&arch) {
+            return Ok(MeasuredCell {
+                arch,
+                panel: Some(i),
+                runs: truth.cells[i].runs.clone(),
+            });
+        }
+        // The class's representative stands for every member.
+        let cell = arch.canonical();
+        let mut runs = Vec::with_capacity(self.seeds);
+        for seed in 0..self.seeds as u64 {
+            let key = RunKey::new(&truth.task, &cell, &truth.protocol, seed);
+            if let Some(&acc) = self.known.get(&key) {
+                runs.push(acc);
+                continue;
+            }
+            let result = model_zoo::train::<B>(cell, task, &truth.protocol, seed, &self.device)
+                .map_err(|source| EvaluateError::Train {
+                    arch: cell.to_string(),
+                    group: truth.group.clone(),
+                    source: Box::new(source),
+                })?;
+            self.trained += 1;
+            let record = RunRecord {
+                group: truth.group.clone(),
+                role: Role::MetaTest,
+                task: truth.task.clone(),
+                arch: cell,
+                seed,
+                protocol: truth.protocol.clone(),
+                result,
+                weights: None,
+                error: None,
+            };
+            if let Some(w) = self.writer.as_mut() {
+                w.append(&record).map_err(|source| EvaluateError::Store {
+                    path: w.path().to_path_buf(),
+                    source: Box::new(source),
+                })?;
+            }
+            let acc = measured_accuracy(&record);
+            self.known.insert(key, acc);
+            runs.push(acc);
+        }
+        Ok(MeasuredCell {
+            arch,
+            panel: None,
+            runs,
+        })
+    }
+}

@@ -1,0 +1,507 @@
+//! [`SetTruth`]: the measured ground truth of one meta-test set over the panel, and what a
+//! method's pick and ranking are worth against it, with seed-bootstrap standard errors.
+
+use std::collections::{BTreeMap, HashMap};
+
+use datasets::TaskSpec;
+use model_zoo::database::RunRecord;
+use model_zoo::plan::Role;
+use model_zoo::stats::{mean, percentile_interval, pooled_variance, spearman, variance};
+use model_zoo::Protocol;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use search_space::Nb201Arch;
+use serde::Serialize;
+
+use super::error::EvaluateError;
+
+/// One panel cell's runs on a set.
+#[derive(Clone, Debug)]
+pub struct TruthCell {
+    /// The representative of the cell's isomorphism class ([`Nb201Arch::canonical`]).
+    pub arch: Nb201Arch,
+    /// Test accuracy (%) of each `ok` run, in seed order.
+    pub runs: Vec<f64>,
+}
+
+impl TruthCell {
+    /// Mean accuracy (%) over the runs.
+    pub fn mean(&self) -> f64 {
+        mean(&self.runs)
+    }
+}
+
+/// The ground truth of one meta-test set: the panel cells measured on it, each with its runs.
+///
+/// Cells are isomorphism classes: runs of two isomorphic cells are runs of one class, and
+/// [`SetTruth::find`] looks an arbitrary cell up by its class.
+#[derive(Clone, Debug)]
+pub struct SetTruth {
+    /// The plan group of the set, e.g. `test/photos`.
+    pub group: String,
+    /// The task every run trained on.
+    pub task: TaskSpec,
+    /// The protocol every run trained with.
+    pub protocol: Protocol,
+    /// Panel cells with at least one `ok` run, in panel order.
+    pub cells: Vec<TruthCell>,
+    /// Pooled within-cell seed standard deviation (pp), from cells with ≥ 2 runs (0 if none):
+    /// a cell with one run is resampled around its value with it.
+    pub seed_sd: f64,
+    index: HashMap<usize, usize>,
+}
+
+impl SetTruth {
+    /// The ground truth of every meta-test set in `records`, over the cells of `panel` (runs of
+    /// other cells are ignored). Sets come in the order their group first appears. A set's runs
+    /// must share one task and one protocol; one with fewer than two measured panel cells is an
+    /// error, as is a store with no meta-test run.
+    pub fn from_records(
+        records: &[RunRecord],
+        panel: &[Nb201Arch],
+    ) -> Result<Vec<SetTruth>, EvaluateError> {
+        let panel_ids: HashMap<usize, usize> = panel
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.canonical_id(), i))
+            .collect();
+        let mut order: Vec<&str> = Vec::new();
+        let mut by_group: HashMap<&str, Vec<&RunRecord>> = HashMap::new();
+        for r in records.iter().filter(|r| r.role == Role::MetaTest) {
+            if !by_group.contains_key(r.group.as_str()) {
+                order.push(&r.group);
+            }
+            by_group.entry(&r.group).or_default().push(r);
+        }
+        if order.is_empty() {
+            return Err(EvaluateError::NoMetaTest);
+        }
+        order
+            .into_iter()
+            .map(|group| {
+                let runs = &by_group[group];
+                let first = runs[0];
+                if let Some(other) = runs.iter().find(|r| r.task != first.task) {
+                    return Err(EvaluateError::MixedSet {
+                        group: group.to_string(),
+                        what: format!(
+                            "tasks (seeds {} and {} of the task spec)",
+                            first.task.seed, other.task.seed
+                        ),
+                    });
+                }
+                if runs.iter().any(|r| r.protocol != first.protocol) {
+                    return Err(EvaluateError::MixedSet {
+                        group: group.to_string(),
+                        what: "protocols".into(),
+                    });
+                }
+                // (panel position) → (seed → accuracy); isomorphic runs with one seed count
+                // once (the first).
+                let mut cells: BTreeMap<usize, BTreeMap<u64, f64>> = BTreeMap::new();
+                for r in runs {
+                    let (Some(&pos), Some(acc)) = (
+                        panel_ids.get(&r.arch.canonical_id()),
+                        r.result.test_accuracy.filter(|_| r.result.is_ok()),
+                    ) else {
+                        continue;
+                    };
+                    cells
+                        .entry(pos)
+                        .or_default()
+                        .entry(r.seed)
+                        .or_insert(100.0 * acc);
+                }
+                let cells: Vec<TruthCell> = cells
+                    .into_iter()
+                    .map(|(pos, runs)| TruthCell {
+                        arch: panel[pos].canonical(),
+                        runs: runs.into_values().collect(),
+                    })
+                    .collect();
+                if cells.len() < 2 {
+                    return Err(EvaluateError::TooFewCells {
+                        group: group.to_string(),
+                        cells: cells.len(),
+                    });
+                }
+                Ok(SetTruth::new(
+                    group.to_string(),
+                    first.task.clone(),
+                    first.protocol.clone(),
+                    cells,
+                ))
+            })
+            .collect()
+    }
+
+    /// A set from its cells (their `arch` need not be canonical).
+    pub fn new(group: String, task: TaskSpec, protocol: Protocol, cells: Vec<TruthCell>) -> Self {
+        let cells: Vec<TruthCell> = cells
+            .into_iter()
+            .map(|c| TruthCell {
+                arch: c.arch.canonical(),
+                ..c
+            })
+            .collect();
+        let index = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.arch.canonical_id(), i))
+            .collect();
+        let seed_sd =
+            pooled_variance(cells.iter().map(|c| c.runs.as_slice())).map_or(0.0, |(v, _)| v.sqrt());
+        Self {
+            group,
+            task,
+            protocol,
+            cells,
+            seed_sd,
+            index,
+        }
+    }
+
+    /// The position in [`SetTruth::cells`] of `arch`'s isomorphism class, if measured.
+    pub fn find(&self, arch: &Nb201Arch) -> Option<usize> {
+        self.index.get(&arch.canonical_id()).copied()
+    }
+
+    /// Each cell's mean accuracy (%).
+    pub fn means(&self) -> Vec<f64> {
+        self.cells.iter().map(TruthCell::mean).collect()
+    }
+
+    /// The cell with the best mean (the first on ties).
+    pub fn best(&self) -> usize {
+        let m = self.means();
+        (0..m.len()).fold(0, |b, i| if m[i] > m[b] { i } else { b })
+    }
+
+    /// Fewest and most runs of a cell.
+    pub fn seeds(&self) -> (usize, usize) {
+        let n = self.cells.iter().map(|c| c.runs.len());
+        (n.clone().min().unwrap_or(0), n.max().unwrap_or(0))
+    }
+
+    /// The regret (pp) of `pick` against the best panel cell, with its seed-bootstrap standard
+    /// error over `bootstrap` resamples.
+    ///
+    /// Every replicate resamples each panel cell's runs (a cell with one run is drawn around it
+    /// with [`SetTruth::seed_sd`]) and each candidate's runs, recomputes the best panel mean and
+    /// the pick's value, so the winner's curse of the best cell and any selection inside the pick
+    /// (best of several measured candidates) are in the error. A candidate in the panel uses the
+    /// panel cell's resampled mean in the same replicate.
+    pub fn regret(&self, pick: &Measured, bootstrap: usize, seed: u64) -> RegretEstimate {
+        let means = self.means();
+        let best = means.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let value = |cell_means: &[f64], candidate_means: &[f64]| -> f64 {
+            match pick.rule {
+                PickRule::First => candidate_means[0],
+                PickRule::BestMeasured => candidate_means
+                    .iter()
+                    .copied()
+                    .fold(f64::NEG_INFINITY, f64::max),
+                PickRule::Expected => mean(cell_means),
+            }
+        };
+        let point_candidates: Vec<f64> = pick
+            .candidates
+            .iter()
+            .map(|c| c.panel.map_or_else(|| mean(&c.runs), |i| means[i]))
+            .collect();
+        let chosen = match pick.rule {
+            PickRule::First | PickRule::Expected => 0,
+            PickRule::BestMeasured => (0..point_candidates.len()).fold(0, |b, i| {
+                if point_candidates[i] > point_candidates[b] {
+                    i
+                } else {
+                    b
+                }
+            }),
+        };
+        let point = best - value(&means, &point_candidates);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut m = vec![0.0; self.cells.len()];
+        let mut cm = vec![0.0; pick.candidates.len()];
+        let replicates: Vec<f64> = (0..bootstrap)
+            .map(|_| {
+                for (k, cell) in self.cells.iter().enumerate() {
+                    m[k] = resample(&cell.runs, self.seed_sd, &mut rng);
+                }
+                for (k, c) in pick.candidates.iter().enumerate() {
+                    cm[k] = match c.panel {
+                        Some(i) => m[i],
+                        None => resample(&c.runs, self.seed_sd, &mut rng),
+                    };
+                }
+                m.iter().copied().fold(f64::NEG_INFINITY, f64::max) - value(&m, &cm)
+            })
+            .collect();
+        let candidate = pick.candidates.get(chosen);
+        RegretEstimate {
+            regret_pp: point,
+            se_pp: variance(&replicates).sqrt(),
+            accuracy_pct: if pick.rule == PickRule::Expected {
+                mean(&means)
+            } else {
+                point_candidates[chosen]
+            },
+            arch: candidate.map(|c| c.arch.to_string()),
+            runs: candidate.map_or(0, |c| c.runs.len()),
+            in_panel: candidate.is_some_and(|c| c.panel.is_some()),
+        }
+    }
+
+    /// Spearman between `scores` (one per cell of [`SetTruth::cells`]; NaN = not scored, left
+    /// out) and the cell means, with a 95% percentile interval from resampling the cells.
+    /// `None` below three scored cells.
+    pub fn rank_agreement(
+        &self,
+        scores: &[f64],
+        bootstrap: usize,
+        seed: u64,
+    ) -> Option<RankAgreement> {
+        let means = self.means();
+        let pairs: Vec<(f64, f64)> = scores
+            .iter()
+            .zip(&means)
+            .filter(|(s, _)| s.is_finite())
+            .map(|(&s, &m)| (s, m))
+            .collect();
+        if pairs.len() < 3 {
+            return None;
+        }
+        let (x, y): (Vec<f64>, Vec<f64>) = pairs.iter().copied().unzip();
+        let rho = spearman(&x, &y);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let replicates: Vec<f64> =
+            model_zoo::stats::bootstrap(pairs.len(), bootstrap, &mut rng, |idx| {
+                let (bx, by): (Vec<f64>, Vec<f64>) = idx.iter().map(|&i| pairs[i]).unzip();
+                spearman(&bx, &by)
+            });
+        let (lo, hi) = percentile_interval(&replicates, 0.95);
+        Some(RankAgreement {
+            spearman: rho,
+            interval: (lo, hi),
+            cells: pairs.len(),
+        })
+    }
+}
+
+/// One bootstrap draw of a mean: resample the runs, or draw around a single run with `sd`.
+fn resample(runs: &[f64], sd: f64, rng: &mut ChaCha8Rng) -> f64 {
+    match runs.len() {
+        0 => f64::NAN,
+        1 => runs[0] + sd * normal(rng),
+        n => (0..n).map(|_| runs[rng.random_range(0..n)]).sum::<f64>() / n as f64,
+    }
+}
+
+/// A standard normal draw (Box–Muller).
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    let u: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+    let v: f64 = rng.random();
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
+/// How a method's final pick is read from its candidates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum PickRule {
+    /// The first candidate (a method's top-1).
+    First,
+    /// The candidate with the best measured accuracy: an *oracle* over the candidates (MetaD2A's
+    /// published "best of the top 30" reads test accuracy to choose).
+    BestMeasured,
+    /// The expected value of a uniformly random panel cell (no candidates).
+    Expected,
+}
+
+/// One candidate of a pick with its measured runs.
+#[derive(Clone, Debug)]
+pub struct MeasuredCell {
+    /// The cell.
+    pub arch: Nb201Arch,
+    /// Its position in the set's panel cells, if it is one of them (then `runs` are its runs).
+    pub panel: Option<usize>,
+    /// Its test accuracies (%) on the set.
+    pub runs: Vec<f64>,
+}
+
+/// A method's candidates on a set, measured, and the rule that picks one.
+#[derive(Clone, Debug)]
+pub struct Measured {
+    /// Candidates, the method's best first.
+    pub candidates: Vec<MeasuredCell>,
+    /// How the pick is read from them.
+    pub rule: PickRule,
+}
+
+/// A pick's regret against the best panel cell.
+#[derive(Clone, Debug, Serialize)]
+pub struct RegretEstimate {
+    /// The cell picked (`None` for the random pick).
+    pub arch: Option<String>,
+    /// Its measured accuracy (%) (the panel mean for the random pick).
+    pub accuracy_pct: f64,
+    /// Runs behind that accuracy.
+    pub runs: usize,
+    /// Whether the pick is a panel cell (else it was trained for the evaluation).
+    pub in_panel: bool,
+    /// Best panel mean − the pick's accuracy (pp).
+    pub regret_pp: f64,
+    /// Seed-bootstrap standard error of the regret (pp).
+    pub se_pp: f64,
+}
+
+/// Rank agreement of a method's scores with the measured panel.
+#[derive(Clone, Debug, Serialize)]
+pub struct RankAgreement {
+    /// Spearman between the scores and the cell means.
+    pub spearman: f64,
+    /// 95% percentile interval from resampling the cells.
+    pub interval: (f64, f64),
+    /// Cells scored.
+    pub cells: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datasets::SourceSpec;
+
+    fn set(runs: &[&[f64]]) -> SetTruth {
+        let task = TaskSpec::new(SourceSpec::MnistSample, (0..10).collect(), 10, 10, 16, 0);
+        let cells = runs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| TruthCell {
+                arch: panel_arch(i),
+                runs: r.to_vec(),
+            })
+            .collect();
+        SetTruth::new("test/x".into(), task, Protocol::mini(), cells)
+    }
+
+    /// Distinct isomorphism classes: all-conv cells differ in their edge ops.
+    fn panel_arch(i: usize) -> Nb201Arch {
+        let mut seen = std::collections::HashSet::new();
+        Nb201Arch::all()
+            .filter(|a| seen.insert(a.canonical_id()))
+            .nth(100 + 37 * i)
+            .unwrap()
+    }
+
+    fn first(truth: &SetTruth, i: usize) -> Measured {
+        Measured {
+            candidates: vec![MeasuredCell {
+                arch: truth.cells[i].arch,
+                panel: Some(i),
+                runs: truth.cells[i].runs.clone(),
+            }],
+            rule: PickRule::First,
+        }
+    }
+
+    #[test]
+    fn regret_of_the_best_cell_is_zero_and_of_others_their_gap() {
+        let t = set(&[&[90.0, 92.0], &[80.0, 82.0], &[70.0, 71.0, 72.0]]);
+        assert_eq!(t.best(), 0);
+        let r = t.regret(&first(&t, 0), 200, 1);
+        assert_eq!(r.regret_pp, 0.0);
+        assert!(r.in_panel);
+        let r = t.regret(&first(&t, 2), 200, 1);
+        assert!((r.regret_pp - 20.0).abs() < 1e-12);
+        // Well-separated cells: the bootstrap error is the two means' sampling error, ~1 pp.
+        assert!(r.se_pp > 0.1 && r.se_pp < 2.0, "{}", r.se_pp);
+    }
+
+    #[test]
+    fn best_measured_picks_the_best_candidate_and_expected_is_the_mean_gap() {
+        let t = set(&[&[90.0, 90.0], &[80.0, 80.0], &[70.0, 70.0]]);
+        let pick = Measured {
+            candidates: vec![
+                MeasuredCell {
+                    arch: t.cells[2].arch,
+                    panel: Some(2),
+                    runs: vec![70.0, 70.0],
+                },
+                MeasuredCell {
+                    arch: panel_arch(9),
+                    panel: None,
+                    runs: vec![95.0, 95.0],
+                },
+            ],
+            rule: PickRule::BestMeasured,
+        };
+        let r = t.regret(&pick, 50, 0);
+        assert!(
+            (r.regret_pp + 5.0).abs() < 1e-12,
+            "an off-panel pick can beat the panel"
+        );
+        assert!(!r.in_panel);
+        assert_eq!(r.se_pp, 0.0, "no seed noise, no error");
+        let expected = t.regret(
+            &Measured {
+                candidates: vec![],
+                rule: PickRule::Expected,
+            },
+            50,
+            0,
+        );
+        assert!((expected.regret_pp - 10.0).abs() < 1e-12);
+        assert!((expected.accuracy_pct - 80.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn single_runs_are_resampled_with_the_pooled_seed_sd() {
+        let t = set(&[&[90.0, 94.0], &[80.0], &[86.0, 90.0]]);
+        assert!((t.seed_sd - 8f64.sqrt()).abs() < 1e-12);
+        let r = t.regret(&first(&t, 1), 400, 3);
+        assert!(
+            r.se_pp > 1.0,
+            "a one-run cell must carry seed noise: {}",
+            r.se_pp
+        );
+    }
+
+    #[test]
+    fn rank_agreement_skips_unscored_cells_and_brackets_the_estimate() {
+        let t = set(&[&[90.0], &[80.0], &[70.0], &[60.0], &[50.0]]);
+        let a = t
+            .rank_agreement(&[5.0, 4.0, f64::NAN, 2.0, 1.0], 200, 0)
+            .unwrap();
+        assert_eq!(a.cells, 4);
+        assert!((a.spearman - 1.0).abs() < 1e-12);
+        assert!(a.interval.0 <= a.spearman && a.spearman <= a.interval.1 + 1e-12);
+        assert!(t
+            .rank_agreement(&[1.0, f64::NAN, f64::NAN, f64::NAN, 2.0], 10, 0)
+            .is_none());
+    }
+
+    #[test]
+    fn find_looks_cells_up_by_isomorphism_class() {
+        // A class with two members, measured under one of them.
+        let (a, b) = Nb201Arch::all()
+            .find_map(|a| {
+                Nb201Arch::all()
+                    .find(|b| *b != a && b.canonical_id() == a.canonical_id())
+                    .map(|b| (a, b))
+            })
+            .expect("NB201 has isomorphic cells");
+        let task = TaskSpec::new(SourceSpec::MnistSample, (0..10).collect(), 10, 10, 16, 0);
+        let cells = vec![
+            TruthCell {
+                arch: panel_arch(0),
+                runs: vec![90.0],
+            },
+            TruthCell {
+                arch: b,
+                runs: vec![80.0],
+            },
+        ];
+        let t = SetTruth::new("test/x".into(), task, Protocol::mini(), cells);
+        assert_eq!(t.find(&a), Some(1));
+        assert_eq!(t.find(&panel_arch(0)), Some(0));
+        assert_eq!(t.find(&panel_arch(7)), None);
+    }
+}
