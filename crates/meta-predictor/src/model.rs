@@ -193,12 +193,21 @@ impl<B: Backend> MetaPredictor<B> {
         dataset.matmul(w)
     }
 
+    /// The head's hidden layer `tanh(D·W_D + G·W_G + b)` from the two shares of its first
+    /// layer (shapes as in [`score_parts`](Self::score_parts)): `[n, head_hidden]`, the
+    /// (dataset, architecture) embedding the output layer reads.
+    pub fn head_hidden_parts(&self, dataset: Tensor<B, 2>, graphs: Tensor<B, 2>) -> Tensor<B, 2> {
+        tanh(graphs + dataset)
+    }
+
     /// Normalised predictions from the two shares of the head's first layer: `dataset` is
     /// `[1, head_hidden]` (broadcast), `graphs` `[n, head_hidden]`. Returns `[n]`; equal to
     /// [`score_latents`](Self::score_latents) up to float rounding.
     pub fn score_parts(&self, dataset: Tensor<B, 2>, graphs: Tensor<B, 2>) -> Tensor<B, 1> {
         let n = graphs.dims()[0];
-        self.head_out.forward(tanh(graphs + dataset)).reshape([n])
+        self.head_out
+            .forward(self.head_hidden_parts(dataset, graphs))
+            .reshape([n])
     }
 
     /// Normalised predictions for pairs: task `i` of `tasks` with graph `i` of `graphs`.

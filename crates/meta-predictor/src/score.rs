@@ -71,8 +71,38 @@ impl<B: Backend> GraphLatentCache<B> {
         draws: usize,
         rng: &mut R,
     ) -> Result<Vec<f32>> {
+        Ok(self
+            .score_impl(model, task, per_class, draws, rng, false)?
+            .0)
+    }
+
+    /// [`score`](Self::score), with each architecture's (dataset, architecture) embedding: the
+    /// head's hidden layer `tanh(W·[D; G] + b)`, averaged over the same draws, row-major
+    /// `[archs, head_hidden]`. The scores equal `score`'s for the same `rng` state.
+    pub fn score_embedded<R: Rng + ?Sized>(
+        &self,
+        model: &MetaPredictor<B>,
+        task: &Features,
+        per_class: usize,
+        draws: usize,
+        rng: &mut R,
+    ) -> Result<(Vec<f32>, Vec<f32>)> {
+        let (scores, embedding) = self.score_impl(model, task, per_class, draws, rng, true)?;
+        Ok((scores, embedding.unwrap_or_default()))
+    }
+
+    fn score_impl<R: Rng + ?Sized>(
+        &self,
+        model: &MetaPredictor<B>,
+        task: &Features,
+        per_class: usize,
+        draws: usize,
+        rng: &mut R,
+        embed: bool,
+    ) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
         let device = self.latents.device();
-        let drawn: Vec<Vec<Vec<f32>>> = (0..draws.max(1))
+        let draws = draws.max(1);
+        let drawn: Vec<Vec<Vec<f32>>> = (0..draws)
             .map(|_| draw_per_class(task, per_class, rng))
             .collect();
         let set = SetBatch::from_classes(task.dim, &drawn, &device)?;
@@ -80,18 +110,30 @@ impl<B: Backend> GraphLatentCache<B> {
         let latents = model.dataset_latents(&set)?;
         let parts = model.head_dataset_part(latents);
         let mut sum: Option<Tensor<B, 1>> = None;
-        for d in 0..draws.max(1) {
-            let s = model.score_parts(parts.clone().narrow(0, d, 1), self.head_part.clone());
+        let mut hidden_sum: Option<Tensor<B, 2>> = None;
+        for d in 0..draws {
+            let dataset = parts.clone().narrow(0, d, 1);
+            if embed {
+                let h = model.head_hidden_parts(dataset.clone(), self.head_part.clone());
+                hidden_sum = Some(match hidden_sum {
+                    None => h,
+                    Some(acc) => acc + h,
+                });
+            }
+            let s = model.score_parts(dataset, self.head_part.clone());
             sum = Some(match sum {
                 None => s,
                 Some(acc) => acc + s,
             });
         }
-        let mean = sum.expect("at least one draw") / draws.max(1) as f32;
-        Ok(mean
-            .into_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
-            .unwrap_or_default())
+        let to_vec = |t: Tensor<B, 1>| {
+            t.into_data()
+                .convert::<f32>()
+                .to_vec::<f32>()
+                .unwrap_or_default()
+        };
+        let mean = sum.expect("at least one draw") / draws as f32;
+        let hidden = hidden_sum.map(|h| to_vec((h / draws as f32).flatten::<1>(0, 1)));
+        Ok((to_vec(mean), hidden))
     }
 }

@@ -26,6 +26,9 @@ pub enum MetanasError {
     /// Training a network failed.
     #[error(transparent)]
     Train(#[from] model_zoo::TrainError),
+    /// A budgeted search could not run or a run failed.
+    #[error(transparent)]
+    Budget(#[from] crate::budget::BudgetError),
     /// Data that cannot be used (too few runs, images, classes...).
     #[error("{0}")]
     Data(String),

@@ -176,3 +176,104 @@ fn the_bundle_is_found_from_a_folder_inside_the_repository() {
         .all(|c| c["predicted_accuracy"].as_f64().is_some_and(f64::is_finite)));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_budgeted_search_trains_k_cells_and_answers_the_best_measured() {
+    let dir = scratch("budget");
+    let json = dir.join("trace.json");
+    let tiny = [
+        "search",
+        "--source",
+        "mnist-sample",
+        "--way",
+        "3",
+        "--train-per-class",
+        "20",
+        "--test-per-class",
+        "10",
+        "--candidates",
+        "10",
+    ];
+    let mut args = tiny.to_vec();
+    args.extend(["--train-budget", "2", "--json", json.to_str().unwrap()]);
+    let out = metanas(&args, &root(), None);
+    assert!(
+        out.status.success(),
+        "stderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let steps = result["trace"]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_ne!(
+        steps[0]["arch"], steps[1]["arch"],
+        "each cell is trained once"
+    );
+    // The answer is one of the trained cells, with the accuracy its run measured.
+    let answer = steps
+        .iter()
+        .find(|s| s["arch"] == result["arch"])
+        .expect("the answer was measured");
+    assert_eq!(answer["accuracy"], result["accuracy"]);
+    let acc = result["accuracy"].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&acc), "{acc}");
+
+    let mut args = tiny.to_vec();
+    args.extend(["--train-budget", "11"]);
+    fails_naming(
+        &metanas(&args, &root(), None),
+        &["--train-budget 11", "--candidates"],
+    );
+    let mut args = tiny.to_vec();
+    args.extend(["--train-budget", "1", "--rank-by", "synflow"]);
+    fails_naming(
+        &metanas(&args, &root(), None),
+        &["--train-budget", "--rank-by"],
+    );
+}
+
+#[test]
+fn rank_by_a_proxy_orders_the_candidates_by_it() {
+    let dir = scratch("rank-by");
+    let json = dir.join("ranked.json");
+    let out = metanas(
+        &[
+            "search",
+            "--source",
+            "mnist-sample",
+            "--way",
+            "3",
+            "--train-per-class",
+            "20",
+            "--candidates",
+            "12",
+            "--top-k",
+            "5",
+            "--rank-by",
+            "params",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &root(),
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "stderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(rows.len(), 5);
+    let params: Vec<f64> = rows.iter().map(|r| r["params"].as_f64().unwrap()).collect();
+    assert!(params.windows(2).all(|w| w[0] >= w[1]), "{params:?}");
+    fails_naming(
+        &metanas(
+            &["search", "--source", "mnist-sample", "--rank-by", "nope"],
+            &root(),
+            None,
+        ),
+        &["--rank-by", "predictor"],
+    );
+}

@@ -5,6 +5,8 @@
 //! metanas search --images path/to/folder        # one sub-folder of images per class
 //! metanas train --arch '|nor_conv_3x3~0|+|...|' --source digits --way 10
 //! metanas draw --arch '|nor_conv_3x3~0|+|...|' --out cell.svg   # or cell.dot
+//! metanas search --source mnist --rank-by synflow     # MetaD2A's candidates, ranked by a proxy
+//! metanas search --images path/to/folder --train-budget 3 --json trace.json  # train 3, answer the best
 //! metanas proxies --images path/to/folder --proxy synflow,naswot  # zero-cost ranking
 //! ```
 //! `--device cpu|wgpu[:N]|cuda[:N]` (default `$METANAS_DEVICE`, else `cpu`) picks the backend;
@@ -18,11 +20,19 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::AutodiffBackend;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use datasets::FeatureExtractor;
 use datasets::{open_cached, DataPaths, SourceSpec, Split, Task, TaskSpec};
-use meta_predictor::proxies::{rank_archs, sample_archs, Proxy, ProxyConfig, ScoredArch};
+use indicatif::{ProgressBar, ProgressStyle};
+use meta_predictor::proxies::{
+    rank_archs, sample_archs, score_arch, Proxy, ProxyConfig, ScoredArch,
+};
+use metanas::budget::BudgetMethod;
 use metanas::device::{dispatch, DeviceSpec, WithBackend};
 use metanas::error::{Budget, SearchOptionsError};
-use metanas::metad2a::{locate_bundle, MetaD2A, SearchOptions, SearchResult, ValidSearchOptions};
+use metanas::metad2a::{
+    locate_bundle, BudgetOptions, BudgetResult, MetaD2A, SearchOptions, SearchResult,
+    ValidSearchOptions,
+};
 use model_zoo::{Protocol, RunResult};
 use search_space::Nb201Arch;
 use set_encoder::CnnExtractor;
@@ -114,7 +124,25 @@ struct SearchArgs {
     /// Seed of the search.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Also write the result as JSON here.
+    /// Rank the candidates by this instead of the predictor: `predictor` (the default) or a
+    /// zero-cost proxy of the untrained cell on one minibatch of the task (synflow, naswot,
+    /// jacob_cov, snip, grad_norm, params, flops; see docs/proxies.md).
+    #[arg(long, default_value = "predictor")]
+    rank_by: RankBy,
+    /// Then train up to K candidates on the task with the mini protocol, each chosen with the
+    /// measurements so far (`--budget-method`), and answer with the best measured cell
+    /// (docs/results/budget.md). Needs test images per class (`--test-per-class`).
+    #[arg(long, value_name = "K")]
+    train_budget: Option<usize>,
+    /// How the --train-budget runs are chosen: `gp` (a Gaussian process on the predictor's
+    /// embedding, next by expected improvement), `top-k` (the predictor's order), `random`,
+    /// `rea` (regularised evolution).
+    #[arg(long, value_enum, default_value_t = BudgetMethodArg::Gp)]
+    budget_method: BudgetMethodArg,
+    /// Seed of the --train-budget training runs.
+    #[arg(long, default_value_t = 0)]
+    train_seed: u64,
+    /// Also write the result as JSON here (with --train-budget: the answer and every run).
     #[arg(long)]
     json: Option<PathBuf>,
     /// The MetaD2A bundle directory (default: `$METANAS_BUNDLE`, then `crates/metanas/bundle`
@@ -124,6 +152,40 @@ struct SearchArgs {
     /// Backend and device.
     #[arg(long)]
     device: Option<DeviceSpec>,
+}
+
+/// What `search --rank-by` ranks by.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum RankBy {
+    /// MetaD2A's predictor.
+    Predictor,
+    /// A zero-cost proxy.
+    Proxy(Proxy),
+}
+
+impl std::str::FromStr for RankBy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "predictor" {
+            return Ok(Self::Predictor);
+        }
+        s.parse::<Proxy>()
+            .map(Self::Proxy)
+            .map_err(|e| format!("{e}; or `predictor` for MetaD2A's predictor"))
+    }
+}
+
+/// How `search --train-budget` chooses its runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum BudgetMethodArg {
+    /// Gaussian process on the predictor's embedding, expected improvement.
+    Gp,
+    /// The predictor's top-k, in order.
+    TopK,
+    /// Uniformly random candidates.
+    Random,
+    /// Regularised evolution within the candidates.
+    Rea,
 }
 
 #[derive(Debug, Args)]
@@ -303,6 +365,245 @@ impl WithBackend for Search<'_> {
     }
 }
 
+/// The bundle `--bundle` names, or the one found at run time.
+fn bundle_dir(args: &SearchArgs) -> Result<PathBuf, Box<dyn Error>> {
+    Ok(match &args.bundle {
+        Some(dir) => dir.clone(),
+        None => locate_bundle()?,
+    })
+}
+
+/// `search --rank-by <proxy>`: MetaD2A's candidates ranked by a zero-cost proxy.
+fn search_by_proxy(args: &SearchArgs) -> Result<(), Box<dyn Error>> {
+    let RankBy::Proxy(proxy) = args.rank_by else {
+        unreachable!("called for a proxy ranking only")
+    };
+    let options = args.options()?;
+    if let Some(path) = &args.json {
+        check_out_dir("--json", path)?;
+    }
+    let bundle = bundle_dir(args)?;
+    let spec = device(args.device)?;
+    let protocol = Protocol::mini();
+    let task = args.data.task(protocol.resolution, 1)?;
+    let start = std::time::Instant::now();
+    let (result, scores) = dispatch(
+        &spec,
+        ProxySearch {
+            bundle: &bundle,
+            options: &options,
+            task: &task,
+            proxy,
+            protocol: &protocol,
+            seed: args.seed,
+        },
+    )??;
+    println!(
+        "{}-way task, {} images; {} candidates generated and ranked by {} in {:.2} s\n",
+        task.way(),
+        task.train.len(),
+        result.ranked.len(),
+        proxy.name(),
+        start.elapsed().as_secs_f64()
+    );
+    let mut order: Vec<usize> = (0..result.ranked.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    println!(
+        "rank {:>12}  predicted %  params (M)  FLOPs (M)  cell",
+        proxy.name()
+    );
+    let mut rows = Vec::new();
+    for (rank, &i) in order.iter().take(args.top_k).enumerate() {
+        let c = &result.ranked[i];
+        println!(
+            "{:4} {}  {:11.2}  {:10.3}  {:9.1}  {}",
+            rank + 1,
+            fmt_score(scores[i]),
+            c.predicted_accuracy,
+            c.params_m,
+            c.flops_m,
+            c.arch
+        );
+        let mut row = serde_json::to_value(c)?;
+        row[proxy.name()] = serde_json::Number::from_f64(scores[i])
+            .map_or(serde_json::Value::Null, serde_json::Value::Number);
+        rows.push(row);
+    }
+    if let Some(path) = &args.json {
+        write_out(
+            "--json",
+            path,
+            &(serde_json::to_string_pretty(&rows)? + "\n"),
+        )?;
+        println!("\nwrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// `search --train-budget K`: search, then K training runs chosen with the measurements.
+fn search_with_budget(args: &SearchArgs) -> Result<(), Box<dyn Error>> {
+    let k = args.train_budget.expect("called with a budget");
+    if args.rank_by != RankBy::Predictor {
+        return Err(
+            "--train-budget ranks its candidates with the predictor: drop --rank-by (or run \
+             --rank-by without --train-budget)"
+                .into(),
+        );
+    }
+    if args.exhaustive {
+        return Err("--train-budget works on generated candidates: drop --exhaustive".into());
+    }
+    let options = args.options()?;
+    if k == 0 || k > args.candidates {
+        return Err(format!(
+            "--train-budget {k}: give 1 to --candidates ({}) runs",
+            args.candidates
+        )
+        .into());
+    }
+    if let Some(path) = &args.json {
+        check_out_dir("--json", path)?;
+    }
+    let bundle = bundle_dir(args)?;
+    let spec = device(args.device)?;
+    let mut protocol = Protocol::mini();
+    protocol.train_per_class = args.data.train_per_class;
+    protocol.test_per_class = args.data.test_per_class;
+    protocol.validate()?;
+    let task = args
+        .data
+        .task(protocol.resolution, protocol.test_per_class)?;
+    let method = match args.budget_method {
+        BudgetMethodArg::Gp => BudgetMethod::predictor_gp(),
+        BudgetMethodArg::TopK => BudgetMethod::PredictorTopK,
+        BudgetMethodArg::Random => BudgetMethod::Random,
+        BudgetMethodArg::Rea => BudgetMethod::rea(),
+    };
+    let budget = BudgetOptions {
+        search: options.options().clone(),
+        budget: k,
+        method,
+        protocol,
+        train_seed: args.train_seed,
+    };
+    let result = dispatch(
+        &spec,
+        BudgetSearch {
+            bundle: &bundle,
+            options: &budget,
+            task: &task,
+        },
+    )??;
+    println!(
+        "\n{}-way task; {} candidates, {k} trained ({:.1} s in all)\n",
+        task.way(),
+        result.pool.ranked.len(),
+        result.seconds
+    );
+    println!("run  predicted %  measured %  cell");
+    for (i, s) in result.trace.steps.iter().enumerate() {
+        println!(
+            "{:3}  {:11.2}  {:10.2}  {}",
+            i + 1,
+            result.pool.ranked[s.index].predicted_accuracy,
+            s.accuracy,
+            s.arch
+        );
+    }
+    println!(
+        "\nanswer: {} (measured {:.2}%, predicted {:.2}%)",
+        result.arch, result.accuracy, result.predicted
+    );
+    if let Some(path) = &args.json {
+        write_out(
+            "--json",
+            path,
+            &(serde_json::to_string_pretty(&result)? + "\n"),
+        )?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+struct ProxySearch<'a> {
+    bundle: &'a Path,
+    options: &'a ValidSearchOptions,
+    task: &'a Task,
+    proxy: Proxy,
+    protocol: &'a Protocol,
+    seed: u64,
+}
+
+impl WithBackend for ProxySearch<'_> {
+    type Output = Result<(SearchResult, Vec<f64>), Box<dyn Error>>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let model = MetaD2A::<B::InnerBackend>::load(self.bundle, &device)?;
+        let extractor = CnnExtractor::<B::InnerBackend>::pretrained(&device)?;
+        // Every candidate, not only the top-k: the proxy re-ranks the whole pool.
+        let mut all = self.options.options().clone();
+        all.top_k = all.candidates.max(all.top_k);
+        if all.exhaustive {
+            all.top_k = search_space::NB201_SIZE;
+        }
+        let result = model.search_images(&extractor, &self.task.train, &all)?;
+        let config = ProxyConfig::new()
+            .with_channels(self.protocol.channels)
+            .with_cells_per_stage(self.protocol.cells_per_stage)
+            .with_seed(self.seed)
+            .with_batch_seed(self.seed);
+        // The proxies' usual minibatch of 64, or the whole training split when it is smaller.
+        let config = config
+            .clone()
+            .with_batch_size(config.batch_size.min(self.task.train.len()));
+        let batch = config.minibatch::<B>(self.task, &device)?;
+        let scores = result
+            .ranked
+            .iter()
+            .map(|c| score_arch(c.arch, &[self.proxy], &batch, &config).map(|v| v[0]))
+            .collect::<Result<Vec<f64>, _>>()?;
+        Ok((result, scores))
+    }
+}
+
+struct BudgetSearch<'a> {
+    bundle: &'a Path,
+    options: &'a BudgetOptions,
+    task: &'a Task,
+}
+
+impl WithBackend for BudgetSearch<'_> {
+    type Output = Result<BudgetResult, Box<dyn Error>>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let model = MetaD2A::<B::InnerBackend>::load(self.bundle, &device)?;
+        let extractor = CnnExtractor::<B::InnerBackend>::pretrained(&device)?;
+        model.check_extractor(&extractor)?;
+        let features = extractor.extract(&self.task.train)?;
+        let bar = ProgressBar::new(self.options.budget as u64).with_style(
+            ProgressStyle::with_template(
+                "{spinner} training {pos}/{len} [{elapsed_precise}] {wide_msg}",
+            )
+            .expect("a valid template"),
+        );
+        bar.set_message("searching and choosing the first cell");
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        let result = model.search_with_budget::<B>(
+            self.task,
+            &features,
+            self.options,
+            &device,
+            &mut |step| {
+                bar.inc(1);
+                bar.set_message(format!(
+                    "last {:.2}%, best {:.2}% ({})",
+                    step.accuracy, step.best_accuracy, step.best_arch
+                ));
+            },
+        );
+        bar.finish_and_clear();
+        Ok(result?)
+    }
+}
+
 /// Writes `text` to `path`, naming the path and the flag that gave it when it fails.
 fn write_out(flag: &str, path: &Path, text: &str) -> Result<(), Box<dyn Error>> {
     std::fs::write(path, text)
@@ -441,6 +742,8 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     match cli.command {
+        Command::Search(args) if args.train_budget.is_some() => search_with_budget(&args)?,
+        Command::Search(args) if args.rank_by != RankBy::Predictor => search_by_proxy(&args)?,
         Command::Search(args) => {
             let options = args.options()?;
             if let Some(path) = &args.json {

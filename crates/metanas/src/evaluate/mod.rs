@@ -19,6 +19,7 @@
 //! and a random panel cell (its expected regret). A method's regret averaged over the sets comes
 //! with √(Σ SE²)/n.
 
+mod budget;
 mod error;
 mod report;
 mod truth;
@@ -37,6 +38,9 @@ use model_zoo::store::StoreWriter;
 use search_space::Nb201Arch;
 use serde::Serialize;
 
+pub use budget::{
+    budget_curves, BudgetCurveOptions, BudgetCurves, CurvePoint, MethodCurve, SetCurves,
+};
 pub use error::EvaluateError;
 pub use report::{Evaluation, MethodResult, MethodSummary, SetEvaluation};
 pub use truth::{
@@ -438,7 +442,7 @@ fn ranking(archs: &[Nb201Arch], scores: &[f64]) -> Vec<Nb201Arch> {
 
 /// Each cell class's mean percentile rank over the meta-training tasks it was measured on
 /// (0 = worst, 1 = best), with the number of tasks.
-fn train_scores(records: &[RunRecord]) -> HashMap<usize, (f64, usize)> {
+pub(crate) fn train_scores(records: &[RunRecord]) -> HashMap<usize, (f64, usize)> {
     let mut tasks: BTreeMap<String, BTreeMap<usize, Vec<f64>>> = BTreeMap::new();
     for r in records.iter().filter(|r| r.role == Role::MetaTrain) {
         if let Some(a) = r.result.test_accuracy.filter(|_| r.result.is_ok()) {

@@ -13,10 +13,12 @@
 //! [`ValidSearchOptions`]; [`MetaD2A::search_images`] also checks that the images' feature
 //! extractor is the bundle's.
 
+mod budget;
 mod bundle;
 mod data;
 mod options;
 
+pub use budget::{BudgetOptions, BudgetResult};
 pub use bundle::{locate_bundle, BUNDLE_ENV, REPO_BUNDLE};
 pub use options::{SearchOptions, SearchParams, ValidSearchOptions};
 
