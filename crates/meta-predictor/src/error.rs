@@ -24,6 +24,9 @@ pub enum PredictorError {
     /// A graph could not be batched.
     #[error(transparent)]
     Graph(#[from] graph_vae::GraphVaeError),
+    /// A score combination that cannot be fitted or applied.
+    #[error("score combination: {0}")]
+    Combination(String),
     /// A checkpoint could not be written or read.
     #[error("checkpoint {path}: {message}")]
     Checkpoint {

@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+pub mod combine;
 pub mod error;
 pub mod metrics;
 pub mod model;
@@ -17,6 +18,7 @@ pub mod proxies;
 pub mod score;
 pub mod train;
 
+pub use combine::{RankCombination, TaskScores};
 pub use error::{PredictorError, Result};
 pub use model::{MetaPredictor, MetaPredictorConfig};
 pub use score::GraphLatentCache;

@@ -31,6 +31,7 @@ use std::time::Instant;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use datasets::{DataPaths, FeatureExtractor, Task};
 use meta_predictor::proxies::{score_arch, Proxy, ProxyConfig};
+use meta_predictor::{RankCombination, TaskScores};
 use model_zoo::database::{runs_header, RunKey, RunRecord};
 use model_zoo::plan::Role;
 use model_zoo::stats::mean;
@@ -170,6 +171,13 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
     let all_classes: Vec<Nb201Arch> = Nb201Arch::all()
         .filter(|a| a.canonical_id() == a.index())
         .collect();
+    let combination =
+        match &inputs.metad2a {
+            Some(m) if !m.model.meta.summary.valid_tasks.is_empty() => Some(
+                fit_combination::<B, M>(inputs.records, inputs.data, m, options, device, log)?,
+            ),
+            _ => None,
+        };
     let mut sets = Vec::new();
     for (s, truth) in truths.iter().enumerate() {
         let group = truth.group.clone();
@@ -220,8 +228,10 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
             Ok::<_, EvaluateError>((scores, start.elapsed().as_secs_f64()))
         };
         let mut panel_agreement: HashMap<Proxy, Option<RankAgreement>> = HashMap::new();
+        let mut panel_scores: Vec<(Vec<f64>, f64)> = Vec::new();
         for &proxy in &options.proxies {
             let (scores, seconds) = score_all(proxy, &panel_archs)?;
+            panel_scores.push((scores.clone(), seconds));
             let agreement = truth.rank_agreement(&scores, options.bootstrap, seed(1));
             panel_agreement.insert(proxy, agreement.clone());
             let order = ranking(&panel_archs, &scores);
@@ -328,6 +338,22 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
                 seconds,
                 seed(8),
             )?;
+            if let Some(c) = &combination {
+                let rows = score_rows(&predicted, &panel_scores);
+                let combined = c.score(&rows).map_err(|e| err(e.into()))?;
+                let agreement = truth.rank_agreement(&combined, options.bootstrap, seed(14));
+                let order = ranking(&panel_archs, &combined);
+                ctx.add(
+                    COMBINED,
+                    false,
+                    format!("panel ({})", panel_archs.len()),
+                    &order[..1],
+                    PickRule::First,
+                    agreement,
+                    seconds + panel_scores.iter().map(|p| p.1).sum::<f64>(),
+                    seed(15),
+                )?;
+            }
             log(&format!("{group}: MetaD2A search"));
             let search = SearchOptions {
                 candidates: options.candidates,
@@ -396,8 +422,10 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
                     seed(12),
                 )?;
             }
+            let mut pool_scores: Vec<(Vec<f64>, f64)> = Vec::new();
             for &proxy in &options.proxies {
                 let (scores, seconds) = score_all(proxy, &pool)?;
+                pool_scores.push((scores.clone(), seconds));
                 let order = ranking(&pool, &scores);
                 ctx.add(
                     proxy.name(),
@@ -408,6 +436,26 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
                     panel_agreement.get(&proxy).cloned().flatten(),
                     seconds,
                     seed(13),
+                )?;
+            }
+            if let Some(c) = &combination {
+                let predicted: Vec<f64> = generated
+                    .ranked
+                    .iter()
+                    .map(|c| c.predicted_accuracy)
+                    .collect();
+                let rows = score_rows(&predicted, &pool_scores);
+                let combined = c.score(&rows).map_err(|e| err(e.into()))?;
+                let order = ranking(&pool, &combined);
+                ctx.add(
+                    COMBINED,
+                    false,
+                    pool_name.clone(),
+                    &order[..1],
+                    PickRule::First,
+                    None,
+                    generated.seconds + pool_scores.iter().map(|p| p.1).sum::<f64>(),
+                    seed(16),
                 )?;
             }
         }
@@ -425,8 +473,126 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
             methods,
         });
     }
-    Ok(Evaluation::new(options.clone(), sets, measurer.trained))
+    Ok(Evaluation::new(
+        options.clone(),
+        sets,
+        measurer.trained,
+        combination,
+    ))
 }
+
+/// The name of the learned combination of the predictor and the proxies.
+const COMBINED: &str = "MetaD2A predictor + proxies (learned rank combination)";
+
+/// Rows `[predictor, proxy 1, …]` per cell for [`RankCombination::score`].
+fn score_rows(predicted: &[f64], proxies: &[(Vec<f64>, f64)]) -> Vec<Vec<f64>> {
+    predicted
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            std::iter::once(p)
+                .chain(proxies.iter().map(|(s, _)| s[i]))
+                .collect()
+        })
+        .collect()
+}
+
+/// Fits the rank combination of the predictor and `options.proxies` on the meta-training tasks
+/// the bundle's predictor was not trained on (its validation split, recorded in the bundle):
+/// each task is built from the store's records, its measured cells scored by the predictor and
+/// the proxies on one minibatch of it.
+fn fit_combination<B: AutodiffBackend, M: Backend>(
+    records: &[RunRecord],
+    data: &DataPaths,
+    m: &MetaD2AInput<'_, M>,
+    options: &EvaluateOptions,
+    device: &B::Device,
+    log: &mut dyn FnMut(&str),
+) -> Result<RankCombination, EvaluateError> {
+    let specs = &m.model.meta.summary.valid_tasks;
+    log(&format!(
+        "fitting the predictor + proxies combination on {} held-out meta-training tasks",
+        specs.len()
+    ));
+    let fail = |group: &str, e: crate::MetanasError| EvaluateError::MetaD2A {
+        group: group.to_string(),
+        source: Box::new(e),
+    };
+    let mut tasks = Vec::new();
+    for spec in specs {
+        let runs: Vec<&RunRecord> = records
+            .iter()
+            .filter(|r| r.role == Role::MetaTrain && &r.task == spec)
+            .collect();
+        let Some(first) = runs.first() else {
+            continue;
+        };
+        let group = first.group.clone();
+        let mut cells: BTreeMap<usize, (Nb201Arch, Vec<f64>)> = BTreeMap::new();
+        for r in &runs {
+            cells
+                .entry(r.arch.canonical_id())
+                .or_insert((r.arch, Vec::new()))
+                .1
+                .push(measured_accuracy(r));
+        }
+        let archs: Vec<Nb201Arch> = cells.values().map(|c| c.0).collect();
+        let accuracy: Vec<f64> = cells.values().map(|c| mean(&c.1)).collect();
+        let task = Task::build(spec, data).map_err(|source| EvaluateError::Task {
+            group: group.clone(),
+            source: Box::new(source),
+        })?;
+        let features = m
+            .extractor
+            .extract(&task.train)
+            .map_err(|e| fail(&group, e.into()))?;
+        let predicted = m
+            .model
+            .predict(&features, &archs, options.draws, options.seed)
+            .map_err(|e| fail(&group, e))?;
+        let config = ProxyConfig::new()
+            .with_channels(first.protocol.channels)
+            .with_cells_per_stage(first.protocol.cells_per_stage)
+            .with_batch_seed(options.seed);
+        let config = config
+            .clone()
+            .with_batch_size(config.batch_size.min(task.train.len()));
+        let proxy_err = |proxy: &str, source| EvaluateError::Proxy {
+            proxy: proxy.into(),
+            group: group.clone(),
+            source: Box::new(source),
+        };
+        let batch = config
+            .minibatch::<B>(&task, device)
+            .map_err(|e| proxy_err("minibatch", e))?;
+        let mut scores = Vec::with_capacity(archs.len());
+        for (a, p) in archs.iter().zip(&predicted) {
+            let proxies = score_arch(*a, &options.proxies, &batch, &config)
+                .map_err(|e| proxy_err("combination inputs", e))?;
+            scores.push(std::iter::once(*p).chain(proxies).collect());
+        }
+        tasks.push(TaskScores { scores, accuracy });
+    }
+    let names: Vec<&str> = std::iter::once("predictor")
+        .chain(options.proxies.iter().map(|p| p.name()))
+        .collect();
+    let combination = RankCombination::fit(&names, &tasks, COMBINATION_RIDGE)
+        .map_err(|e| fail("meta-training (held out)", e.into()))?;
+    log(&format!(
+        "combination weights: {}",
+        names
+            .iter()
+            .zip(&combination.weights)
+            .map(|(n, w)| format!("{n} {w:+.3}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(combination)
+}
+
+/// Ridge penalty per row of the combination's fit: small, against collinear proxies (params
+/// and FLOPs rank cells almost alike).
+const COMBINATION_RIDGE: f64 = 0.01;
 
 /// `archs` sorted by descending score (NaN last), ties by index: a method's ranking.
 fn ranking(archs: &[Nb201Arch], scores: &[f64]) -> Vec<Nb201Arch> {

@@ -90,10 +90,17 @@ pub struct Evaluation {
     pub summary: Vec<MethodSummary>,
     /// Runs trained during this evaluation (picks outside the panel not yet in its store).
     pub trained_runs: usize,
+    /// The learned combination of the predictor and the proxies, when it was fitted.
+    pub combination: Option<meta_predictor::RankCombination>,
 }
 
 impl Evaluation {
-    pub(super) fn new(options: EvaluateOptions, sets: Vec<SetEvaluation>, trained: usize) -> Self {
+    pub(super) fn new(
+        options: EvaluateOptions,
+        sets: Vec<SetEvaluation>,
+        trained: usize,
+        combination: Option<meta_predictor::RankCombination>,
+    ) -> Self {
         let mut order: Vec<String> = Vec::new();
         let mut by: BTreeMap<String, Vec<&MethodResult>> = BTreeMap::new();
         for m in sets.iter().flat_map(|s| &s.methods) {
@@ -134,6 +141,7 @@ impl Evaluation {
             sets,
             summary,
             trained_runs: trained,
+            combination,
         }
     }
 }
@@ -179,6 +187,23 @@ impl fmt::Display for Evaluation {
                 m.se_pp,
                 m.spearman.map_or("–".into(), |r| format!("{r:+.2}")),
                 m.seconds
+            )?;
+        }
+        if let Some(c) = &self.combination {
+            let weights: Vec<String> = c
+                .inputs
+                .iter()
+                .zip(&c.weights)
+                .map(|(n, w)| format!("{n} {w:+.3}"))
+                .collect();
+            writeln!(
+                f,
+                "\nThe learned rank combination was fitted on the {} meta-training tasks held out \
+                 of the predictor's training ({} measured cells), by ridge regression of the \
+                 within-task accuracy ranks on the within-task score ranks; weights: {}.",
+                c.tasks,
+                c.rows,
+                weights.join(", ")
             )?;
         }
         for s in &self.sets {

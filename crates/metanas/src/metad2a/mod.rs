@@ -108,6 +108,11 @@ pub struct TrainingSummary {
     pub tasks: usize,
     /// Generator epochs.
     pub generator_history: Vec<EpochStats>,
+    /// The meta-training tasks held out of the predictor's training (its validation split):
+    /// data the predictor has not fit, on which later stages (the proxy combination) can be
+    /// learnt. Empty in a bundle written before it was recorded.
+    #[serde(default)]
+    pub valid_tasks: Vec<datasets::TaskSpec>,
     /// Seconds spent meta-training.
     pub seconds: f64,
 }
@@ -295,6 +300,12 @@ impl<B: Backend> MetaD2A<B> {
                 generator_pairs: pairs.len(),
                 tasks: n_tasks,
                 generator_history,
+                valid_tasks: {
+                    let mut t: Vec<usize> = data.valid.iter().map(|e| e.task).collect();
+                    t.sort_unstable();
+                    t.dedup();
+                    t.into_iter().map(|t| data.tasks[t].spec.clone()).collect()
+                },
                 seconds: start.elapsed().as_secs_f64(),
             },
         };
