@@ -277,3 +277,26 @@ fn rank_by_a_proxy_orders_the_candidates_by_it() {
         &["--rank-by", "predictor"],
     );
 }
+
+#[test]
+fn a_small_unbalanced_image_folder_names_the_flag_and_warns() {
+    let dir = scratch("folder");
+    for (class, n) in [("ants", 3), ("bees", 40)] {
+        let d = dir.join("images").join(class);
+        std::fs::create_dir_all(&d).unwrap();
+        for i in 0..n {
+            let img = image::GrayImage::from_fn(8, 8, |x, y| image::Luma([(x * 30 + y * i) as u8]));
+            img.save(d.join(format!("{i}.png"))).unwrap();
+        }
+    }
+    let images = dir.join("images");
+    let out = metanas(
+        &["search", "--images", images.to_str().unwrap()],
+        &root(),
+        None,
+    );
+    fails_naming(
+        &out,
+        &["`ants` has 3 images", "--train-per-class", "unbalanced"],
+    );
+}

@@ -268,7 +268,8 @@ impl DataArgs {
             (None, None) => return Err("give --source or --images".into()),
         };
         let paths = DataPaths::from_env();
-        let available = open_cached(&source, &paths)?.num_classes();
+        let opened = open_cached(&source, &paths)?;
+        let available = opened.num_classes();
         if available < 2 {
             return Err(format!(
                 "{} has {available} class(es); at least 2 are needed",
@@ -281,6 +282,10 @@ impl DataArgs {
             return Err(format!("--way {way}: {} has {available} classes", source.name()).into());
         }
         let classes: Vec<usize> = (0..way).collect();
+        let counts: Vec<usize> = classes.iter().map(|&c| opened.num_samples(c)).collect();
+        if let Some(w) = imbalance_warning(opened.class_names(), &counts) {
+            eprintln!("warning: {w}");
+        }
         let spec = TaskSpec::new(
             source,
             classes,
@@ -289,8 +294,42 @@ impl DataArgs {
             resolution,
             self.data_seed,
         );
-        Ok(Task::build(&spec, &paths)?)
+        Task::build(&spec, &paths).map_err(|e| match e {
+            datasets::Error::NotEnoughImages {
+                class,
+                needed,
+                available,
+            } => format!(
+                "class `{class}` has {available} images, the task needs {needed} \
+                 ({} for training, {test_per_class} for testing): lower --train-per-class \
+                 (and --test-per-class for `train`), or add images to the class",
+                self.train_per_class
+            )
+            .into(),
+            e => e.into(),
+        })
     }
+}
+
+/// A warning when the classes' image counts differ by more than 10× (the task draws the same
+/// number from each, so the big classes' extra images go unused and the small ones bound
+/// `--train-per-class`).
+fn imbalance_warning(names: &[String], counts: &[usize]) -> Option<String> {
+    let (lo, hi) = (
+        counts.iter().enumerate().min_by_key(|c| c.1)?,
+        counts.iter().enumerate().max_by_key(|c| c.1)?,
+    );
+    (*hi.1 > 10 * (*lo.1).max(1)).then(|| {
+        format!(
+            "the classes are unbalanced: `{}` has {} images, `{}` has {}; every class \
+             contributes the same number of images per class, so at most {} are used from each",
+            names.get(lo.0).map_or("?", |s| s.as_str()),
+            lo.1,
+            names.get(hi.0).map_or("?", |s| s.as_str()),
+            hi.1,
+            lo.1
+        )
+    })
 }
 
 impl SearchArgs {
