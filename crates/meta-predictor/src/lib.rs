@@ -24,5 +24,5 @@ pub use model::{MetaPredictor, MetaPredictorConfig};
 pub use score::GraphLatentCache;
 pub use train::{
     load, predict_examples, save, train, Example, Normalizer, PredictorEpoch, PredictorMeta,
-    PredictorTrainConfig, Trained,
+    PredictorTrainConfig, Selection, Trained,
 };

@@ -83,8 +83,10 @@ impl Normalizer {
 pub struct PredictorTrainConfig {
     /// Most epochs.
     pub epochs: usize,
-    /// Stop after this many epochs without a better validation Pearson r.
+    /// Stop after this many epochs without a better validation score ([`selection`](Self::selection)).
     pub patience: usize,
+    /// The validation score that picks the epoch kept.
+    pub selection: Selection,
     /// Examples per step.
     pub batch_size: usize,
     /// Adam learning rate.
@@ -100,12 +102,26 @@ impl Default for PredictorTrainConfig {
         Self {
             epochs: 60,
             patience: 15,
+            selection: Selection::WithinTaskSpearman,
             batch_size: 32,
             learning_rate: 2e-4,
             images_per_class: 20,
             seed: 0,
         }
     }
+}
+
+/// The validation score that decides which epoch's weights are kept.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Selection {
+    /// Pearson r over all validation examples pooled (MetaD2A's choice). Pooled over tasks it is
+    /// dominated by predicting each task's accuracy level, not the order of its cells.
+    Pearson,
+    /// Mean over the validation tasks (those with ≥ 3 measured cells) of the Spearman
+    /// correlation between predicted and measured accuracy within the task: the ranking a
+    /// search needs.
+    #[default]
+    WithinTaskSpearman,
 }
 
 /// One epoch of training.
@@ -117,6 +133,9 @@ pub struct PredictorEpoch {
     pub train_mse: f64,
     /// Pearson r on the validation examples.
     pub valid_pearson: Option<f64>,
+    /// Mean within-task Spearman on the validation tasks.
+    #[serde(default)]
+    pub valid_spearman: Option<f64>,
     /// Wall seconds (training and validation).
     pub seconds: f64,
 }
@@ -213,8 +232,8 @@ pub fn train<B: AutodiffBackend>(
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(config.learning_rate, model, grads);
         }
-        let valid_pearson = if valid.is_empty() {
-            None
+        let (valid_pearson, valid_spearman) = if valid.is_empty() {
+            (None, None)
         } else {
             let pred = predict_examples(
                 &model.valid(),
@@ -226,17 +245,22 @@ pub fn train<B: AutodiffBackend>(
                 device,
             )?;
             let truth: Vec<f64> = valid.iter().map(|e| e.accuracy).collect();
-            pearson(&pred, &truth)
+            (pearson(&pred, &truth), within_task_spearman(valid, &pred))
         };
         let stats = PredictorEpoch {
             epoch,
             train_mse: sse / train.len() as f64,
             valid_pearson,
+            valid_spearman,
             seconds: start.elapsed().as_secs_f64(),
         };
         on_epoch(&stats);
         history.push(stats);
-        let score = valid_pearson.unwrap_or(f64::NEG_INFINITY);
+        let score = match config.selection {
+            Selection::Pearson => valid_pearson,
+            Selection::WithinTaskSpearman => valid_spearman,
+        }
+        .unwrap_or(f64::NEG_INFINITY);
         let improved = match &best {
             None => true,
             Some((s, _, _)) => score > *s || valid.is_empty(),
@@ -254,6 +278,24 @@ pub fn train<B: AutodiffBackend>(
         history,
         best_epoch,
     })
+}
+
+/// Mean over tasks (with ≥ 3 examples) of the Spearman correlation of `pred` with the
+/// examples' accuracies within the task; `None` when no task has 3 examples.
+fn within_task_spearman(examples: &[Example], pred: &[f64]) -> Option<f64> {
+    let mut by_task: std::collections::BTreeMap<usize, (Vec<f64>, Vec<f64>)> =
+        std::collections::BTreeMap::new();
+    for (e, &p) in examples.iter().zip(pred) {
+        let t = by_task.entry(e.task).or_default();
+        t.0.push(p);
+        t.1.push(e.accuracy);
+    }
+    let rhos: Vec<f64> = by_task
+        .values()
+        .filter(|t| t.0.len() >= 3)
+        .filter_map(|(p, a)| crate::metrics::spearman(p, a))
+        .collect();
+    (!rhos.is_empty()).then(|| rhos.iter().sum::<f64>() / rhos.len() as f64)
 }
 
 /// Normalised predictions for `examples`, each averaged over `draws` fresh image draws of its

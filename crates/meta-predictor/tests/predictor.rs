@@ -86,6 +86,7 @@ fn the_predictor_uses_the_dataset_and_beats_its_ablation() {
     let config = PredictorTrainConfig {
         epochs: 40,
         patience: 40,
+        selection: meta_predictor::Selection::Pearson,
         batch_size: 16,
         learning_rate: 2e-3,
         images_per_class: 8,

@@ -265,10 +265,11 @@ impl<B: Backend> MetaD2A<B> {
             device,
             |e: &PredictorEpoch| {
                 log(&format!(
-                    "predictor epoch {:3}  train mse {:.4}  valid r {}  {:.1} s",
+                    "predictor epoch {:3}  train mse {:.4}  valid r {}  within-task ρ {}  {:.1} s",
                     e.epoch,
                     e.train_mse,
                     e.valid_pearson.map_or("-".into(), |r| format!("{r:.3}")),
+                    e.valid_spearman.map_or("-".into(), |r| format!("{r:.3}")),
                     e.seconds
                 ))
             },
