@@ -56,6 +56,9 @@ struct Args {
     /// Size of MetaD2A's best-of-top-k oracle (0 skips it).
     #[arg(long, default_value_t = 30)]
     oracle_top: usize,
+    /// Seeds each oracle cell outside the panel is trained with.
+    #[arg(long, default_value_t = 1)]
+    oracle_seeds: usize,
     /// Candidates MetaD2A generates.
     #[arg(long, default_value_t = 500)]
     candidates: usize,
@@ -118,6 +121,7 @@ impl WithBackend for Job<'_> {
             train_seeds: args.train_seeds,
             candidates: args.candidates,
             oracle_top: args.oracle_top,
+            oracle_seeds: args.oracle_seeds,
             ..EvaluateOptions::default()
         };
         Ok(evaluate::<B, B::InnerBackend>(
@@ -153,8 +157,8 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let md = format!(
         "# Evaluation on the meta-test sets\n\nProduced by `cargo run --release --example evaluate \
          -- {}` on the store `{}` ({} records), panel from `{}`, bundle `{}`{}; picks outside the \
-         panel trained over {} seeds with the set's protocol (kept in `{}`, {} trained by this \
-         run). Accuracies are test accuracies (%) under the database's protocol.\n\n{evaluation}",
+         panel trained over {} seeds with the set's protocol ({} for the cells of the top-k \
+         oracle; kept in `{}`, {} trained by this run). Accuracies are test accuracies (%) under the database's protocol.\n\n{evaluation}",
         command.join(" "),
         args.store.display(),
         records.len(),
@@ -166,6 +170,7 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
             ""
         },
         args.train_seeds,
+        args.oracle_seeds,
         args.eval_store.display(),
         evaluation.trained_runs,
     );

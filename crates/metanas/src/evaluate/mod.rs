@@ -74,6 +74,10 @@ pub struct EvaluateOptions {
     /// Size of MetaD2A's "best of the top k by measured accuracy" oracle (MetaD2A's papers
     /// report k = 30); 0 skips it. Every one of the k cells is measured.
     pub oracle_top: usize,
+    /// Seeds each cell of that oracle is trained with when it is outside the panel (fewer than
+    /// `train_seeds` keeps its cost down: 30 cells per set; the oracle is a reference, not a
+    /// method).
+    pub oracle_seeds: usize,
 }
 
 fn proxy_names<S: serde::Serializer>(proxies: &[Proxy], s: S) -> Result<S::Ok, S::Error> {
@@ -100,6 +104,7 @@ impl Default for EvaluateOptions {
             candidates: 500,
             draws: 10,
             oracle_top: 30,
+            oracle_seeds: 1,
         }
     }
 }
@@ -119,6 +124,13 @@ impl EvaluateOptions {
             return bad(
                 "train_seeds",
                 "a pick outside the panel needs at least 1 seed",
+            );
+        }
+        if self.oracle_top > 0 && self.oracle_seeds == 0 {
+            return bad(
+                "oracle_seeds",
+                "the top-k oracle's cells outside the panel need at least 1 seed (or set \
+                 oracle_top to 0)",
             );
         }
         if self.candidates == 0 {
@@ -166,7 +178,7 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
 ) -> Result<Evaluation, EvaluateError> {
     options.check()?;
     let truths = SetTruth::from_records(inputs.records, inputs.panel)?;
-    let mut measurer = Measurer::<B>::open(inputs.store, options.train_seeds, device)?;
+    let mut measurer = Measurer::<B>::open(inputs.store, device)?;
     let train_scores = train_scores(inputs.records);
     let all_classes: Vec<Nb201Arch> = Nb201Arch::all()
         .filter(|a| a.canonical_id() == a.index())
@@ -198,6 +210,7 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
             measurer: &mut measurer,
             options,
             methods: Vec::new(),
+            seeds: options.train_seeds,
         };
         let panel_archs: Vec<Nb201Arch> = truth.cells.iter().map(|c| c.arch).collect();
 
@@ -411,7 +424,8 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
             if options.oracle_top > 0 {
                 let top = pool.len().min(options.oracle_top);
                 log(&format!("{group}: MetaD2A top-{top} oracle"));
-                ctx.add(
+                ctx.seeds = options.oracle_seeds;
+                let added = ctx.add(
                     &format!("MetaD2A best of top-{top} by measured accuracy (oracle)"),
                     true,
                     pool_name.clone(),
@@ -420,7 +434,9 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
                     agreement.clone(),
                     generated.seconds,
                     seed(12),
-                )?;
+                );
+                ctx.seeds = options.train_seeds;
+                added?;
             }
             let mut pool_scores: Vec<(Vec<f64>, f64)> = Vec::new();
             for &proxy in &options.proxies {
@@ -644,6 +660,8 @@ struct SetContext<'a, B: AutodiffBackend> {
     measurer: &'a mut Measurer<B>,
     options: &'a EvaluateOptions,
     methods: Vec<MethodResult>,
+    /// Seeds a pick outside the panel is trained with.
+    seeds: usize,
 }
 
 impl<B: AutodiffBackend> SetContext<'_, B> {
@@ -662,7 +680,7 @@ impl<B: AutodiffBackend> SetContext<'_, B> {
     ) -> Result<(), EvaluateError> {
         let candidates = candidates
             .iter()
-            .map(|a| self.measurer.measure(self.truth, self.task, *a))
+            .map(|a| self.measurer.measure(self.truth, self.task, *a, self.seeds))
             .collect::<Result<Vec<_>, _>>()?;
         let regret =
             self.truth
@@ -707,14 +725,13 @@ fn measured_accuracy(record: &RunRecord) -> f64 {
 struct Measurer<B: AutodiffBackend> {
     writer: Option<StoreWriter<RunRecord>>,
     known: HashMap<RunKey, f64>,
-    seeds: usize,
     device: B::Device,
     /// Runs trained by this evaluation.
     trained: usize,
 }
 
 impl<B: AutodiffBackend> Measurer<B> {
-    fn open(store: Option<&Path>, seeds: usize, device: &B::Device) -> Result<Self, EvaluateError> {
+    fn open(store: Option<&Path>, device: &B::Device) -> Result<Self, EvaluateError> {
         let (writer, known) = match store {
             Some(path) => {
                 let (writer, contents) = StoreWriter::<RunRecord>::open(path, &runs_header())
@@ -734,7 +751,6 @@ impl<B: AutodiffBackend> Measurer<B> {
         Ok(Self {
             writer,
             known,
-            seeds,
             device: device.clone(),
             trained: 0,
         })
@@ -745,6 +761,7 @@ impl<B: AutodiffBackend> Measurer<B> {
         truth: &SetTruth,
         task: &Task,
         arch: Nb201Arch,
+        seeds: usize,
     ) -> Result<MeasuredCell, EvaluateError> {
         if let Some(i) = truth.find(&arch) {
             return Ok(MeasuredCell {
@@ -755,8 +772,8 @@ impl<B: AutodiffBackend> Measurer<B> {
         }
         // The class's representative stands for every member.
         let cell = arch.canonical();
-        let mut runs = Vec::with_capacity(self.seeds);
-        for seed in 0..self.seeds as u64 {
+        let mut runs = Vec::with_capacity(seeds);
+        for seed in 0..seeds as u64 {
             let key = RunKey::new(&truth.task, &cell, &truth.protocol, seed);
             if let Some(&acc) = self.known.get(&key) {
                 runs.push(acc);
