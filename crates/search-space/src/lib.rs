@@ -9,16 +9,20 @@
 //! - [`cost`]: parameters and FLOPs of the macro network, derived from its structure.
 //! - [`benchmark`]: the tabular NAS-Bench-201 results as a typed look-up.
 //! - [`network`]: [`Nb201Network`], a Burn module for any cell.
+//! - [`mbv3`]: Once-for-All's MobileNetV3 space ([`Mbv3Arch`]): text form, TANS's 45-integer
+//!   encoding, MetaD2A's graph, params/FLOPs, and [`Mbv3Network`](mbv3::Mbv3Network).
 
 pub mod arch;
 pub mod benchmark;
 pub mod cost;
 pub mod graph;
 pub mod isomorphism;
+pub mod mbv3;
 pub mod network;
 pub mod op;
 
 pub use arch::{Nb201Arch, ParseArchError, EDGES, NB201_SIZE};
 pub use cost::{Cost, MacroConfig};
+pub use mbv3::{Mbv3Arch, Mbv3MacroConfig};
 pub use network::{Nb201Network, Nb201NetworkConfig};
 pub use op::Op;

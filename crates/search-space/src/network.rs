@@ -42,7 +42,9 @@ pub use batch_norm::{BatchNorm2d, BatchNorm2dConfig, BnMode};
 pub use buffer::Buffer;
 pub use cell::{Nb201Cell, Nb201CellConfig};
 pub use conv::conv2d;
+pub(crate) use conv::conv_module;
 pub use model::{Nb201Network, Nb201NetworkConfig, NetworkConfigError};
+pub(crate) use ops::pointwise_conv;
 pub use ops::{AvgPool3x3, EdgeOp, Identity, ReluConvBn, ReluConvBnConfig};
 pub use reduction::{ResidualBlock, ResidualBlockConfig};
 
