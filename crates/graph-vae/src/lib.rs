@@ -34,7 +34,7 @@ pub use decoder::{DecoderLoss, Decoding, GraphDecoder, GraphDecoderConfig};
 pub use encoder::{GraphEncoder, GraphEncoderConfig};
 pub use error::{GraphVaeError, Result};
 pub use generator::{ConditionalGenerator, ConditionalGeneratorConfig};
-pub use graph::{GraphSpace, Nb201Invalid, Nb201Space, TypedGraph};
+pub use graph::{GraphSpace, Mbv3Invalid, Mbv3Space, Nb201Invalid, Nb201Space, TypedGraph};
 pub use quality::{check_all, report, Decoded, SampleReport};
 pub use train::{fit, EpochStats, TrainConfig};
 pub use vae::{GraphVae, GraphVaeConfig, VaeLoss};
