@@ -191,7 +191,10 @@ fn plot(path: &Path, set: &SetCurves) -> Result<(), Box<dyn Error>> {
                 colour.stroke_width(1),
             )))?;
         }
-        chart.draw_series(pts.iter().map(|&(x, y)| Circle::new((x, y), 3, colour.filled())))?;
+        chart.draw_series(
+            pts.iter()
+                .map(|&(x, y)| Circle::new((x, y), 3, colour.filled())),
+        )?;
     }
     chart
         .configure_series_labels()
