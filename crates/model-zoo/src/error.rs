@@ -1,5 +1,6 @@
 //! [`TrainError`]: inputs that cannot be trained on.
 
+use crate::mbv3::Mbv3ProtocolError;
 use crate::protocol::ProtocolError;
 
 /// Why [`train`](crate::train) refused to start. A run that starts never fails: divergence is
@@ -9,6 +10,9 @@ pub enum TrainError {
     /// The protocol has an invalid field.
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
+    /// The MobileNetV3 protocol has an invalid field.
+    #[error(transparent)]
+    Mbv3Protocol(#[from] Mbv3ProtocolError),
     /// The task has no classes.
     #[error("the task has no classes")]
     NoClasses,

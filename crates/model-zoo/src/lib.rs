@@ -17,12 +17,15 @@
 //! println!("test accuracy {:?}", result.test_accuracy);
 //! ```
 //!
-//! Files: `protocol.rs` (hyperparameters, checked), `train.rs` (the loop), `result.rs` (the
-//! record), `error.rs` (refusals), `data.rs` (device batches and shuffling).
+//! Files: `protocol.rs` (hyperparameters, checked), `train.rs` (the loop, generic over the
+//! network), `result.rs` (the record), `error.rs` (refusals), `data.rs` (device batches and
+//! shuffling); [`mbv3`] trains Once-for-All MobileNetV3 points through the same loop and keeps
+//! their database.
 
 pub mod analysis;
 pub mod compare;
 pub mod database;
+pub mod mbv3;
 pub mod plan;
 pub mod presets;
 pub mod stats;
@@ -35,7 +38,7 @@ mod result;
 mod train;
 
 pub use error::TrainError;
-pub use protocol::{Protocol, ProtocolError};
+pub use protocol::{Protocol, ProtocolError, Recipe};
 pub use result::{EpochMetrics, RunResult, RunStatus};
 pub use train::{train, train_with_weights};
 #[cfg(feature = "flex")]

@@ -121,16 +121,29 @@ impl Protocol {
     /// Optimiser steps per epoch on `train_images` images (a trailing batch of one image is
     /// dropped: batch norm needs two).
     pub fn steps_per_epoch(&self, train_images: usize) -> usize {
-        let full = train_images / self.batch_size;
-        let rest = train_images % self.batch_size;
-        full + usize::from(rest >= 2)
+        self.recipe().steps_per_epoch(train_images)
     }
 
     /// Epochs a run on `train_images` images trains for: `epochs`, raised until the run takes at
     /// least `min_steps` optimiser steps.
     pub fn epochs_for(&self, train_images: usize) -> usize {
-        let per_epoch = self.steps_per_epoch(train_images).max(1);
-        self.epochs.max(self.min_steps.div_ceil(per_epoch))
+        self.recipe().epochs_for(train_images)
+    }
+
+    /// The optimiser and schedule part of this protocol (everything but the network and the
+    /// task's size), which every search space's protocol shares.
+    pub fn recipe(&self) -> Recipe {
+        Recipe {
+            epochs: self.epochs,
+            min_steps: self.min_steps,
+            batch_size: self.batch_size,
+            eval_batch_size: self.eval_batch_size,
+            lr: self.lr,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            bn_recalibration: self.bn_recalibration,
+            test_every_epoch: self.test_every_epoch,
+        }
     }
 
     /// Checks every field; the first invalid one is reported.
@@ -148,6 +161,59 @@ impl Protocol {
         if self.test_per_class == 0 {
             return Err(E::ZeroTestPerClass);
         }
+        self.recipe().validate()?;
+        if self.seeds_per_record == 0 {
+            return Err(E::ZeroSeeds);
+        }
+        Ok(())
+    }
+}
+
+/// The optimiser and schedule of a protocol: NAS-Bench-201's recipe (SGD with Nesterov
+/// momentum and no dampening, per-step cosine decay to 0, L2 weight decay, cross-entropy) with
+/// its sizes. [`Protocol`] (NB201 cells) and [`Mbv3Protocol`](crate::mbv3::Mbv3Protocol)
+/// (MobileNetV3 points) both train through it, so the two spaces share one training loop.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recipe {
+    /// Passes over the training set (at least; see [`Recipe::epochs_for`]).
+    pub epochs: usize,
+    /// At least this many optimiser steps; 0 = exactly `epochs`.
+    pub min_steps: usize,
+    /// Training batch size (at least 2, for batch norm).
+    pub batch_size: usize,
+    /// Batch size for evaluation and BN recalibration.
+    pub eval_batch_size: usize,
+    /// Initial learning rate.
+    pub lr: f64,
+    /// Nesterov momentum, no dampening.
+    pub momentum: f64,
+    /// L2 weight decay on every parameter.
+    pub weight_decay: f64,
+    /// Reset batch-norm running statistics over the training set before each evaluation.
+    pub bn_recalibration: bool,
+    /// Evaluate after every epoch, not only after the last.
+    pub test_every_epoch: bool,
+}
+
+impl Recipe {
+    /// Optimiser steps per epoch on `train_images` images (a trailing batch of one image is
+    /// dropped: batch norm needs two).
+    pub fn steps_per_epoch(&self, train_images: usize) -> usize {
+        let full = train_images / self.batch_size;
+        let rest = train_images % self.batch_size;
+        full + usize::from(rest >= 2)
+    }
+
+    /// Epochs a run on `train_images` images trains for: `epochs`, raised until the run takes at
+    /// least `min_steps` optimiser steps.
+    pub fn epochs_for(&self, train_images: usize) -> usize {
+        let per_epoch = self.steps_per_epoch(train_images).max(1);
+        self.epochs.max(self.min_steps.div_ceil(per_epoch))
+    }
+
+    /// Checks the optimiser's and schedule's fields; the first invalid one is reported.
+    pub fn validate(&self) -> Result<(), ProtocolError> {
+        use ProtocolError as E;
         if self.epochs == 0 {
             return Err(E::ZeroEpochs);
         }
@@ -165,9 +231,6 @@ impl Protocol {
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return Err(E::WeightDecay(self.weight_decay));
-        }
-        if self.seeds_per_record == 0 {
-            return Err(E::ZeroSeeds);
         }
         Ok(())
     }

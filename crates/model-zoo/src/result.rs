@@ -35,10 +35,13 @@ pub struct EpochMetrics {
 }
 
 /// The record of training one architecture on one task with one seed.
+///
+/// `A` is the architecture's type: an NB201 cell by default, an
+/// [`Mbv3Arch`](search_space::Mbv3Arch) for the MobileNetV3 space ([`crate::mbv3`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunResult {
-    /// The trained cell.
-    pub arch: Nb201Arch,
+pub struct RunResult<A = Nb201Arch> {
+    /// The trained architecture.
+    pub arch: A,
     /// The seed of the initial weights and of the batch order.
     pub seed: u64,
     /// Per-epoch metrics, one entry per finished epoch.
@@ -49,7 +52,8 @@ pub struct RunResult {
     pub test_loss: Option<f64>,
     /// Wall-clock seconds of the whole run (data upload, training, evaluation).
     pub wall_seconds: f64,
-    /// Parameters (M) and FLOPs (M per image) of the trained network, from the cost model.
+    /// Parameters (M) and FLOPs (M per image; multiply-adds for MobileNetV3) of the trained
+    /// network, from the space's cost model.
     pub cost: Cost,
     /// Exact trainable parameter count of the trained network.
     pub param_count: usize,
@@ -57,9 +61,9 @@ pub struct RunResult {
     pub status: RunStatus,
 }
 
-impl RunResult {
+impl<A> RunResult<A> {
     /// The record of a run that could not be trained.
-    pub fn failed(arch: Nb201Arch, seed: u64) -> Self {
+    pub fn failed(arch: A, seed: u64) -> Self {
         Self {
             arch,
             seed,

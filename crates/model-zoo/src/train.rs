@@ -20,8 +20,106 @@ use search_space::{cost, Nb201Arch, Nb201Network, Nb201NetworkConfig};
 
 use crate::data::{check_split, shuffle, DeviceImages};
 use crate::error::TrainError;
-use crate::protocol::Protocol;
+use crate::protocol::{Protocol, Recipe};
 use crate::result::{EpochMetrics, RunResult, RunStatus};
+
+/// A network the protocol trainer can train: built from a configuration and a seed, it maps
+/// images to class logits and can recalibrate its batch norms. NB201's [`Nb201Network`] and
+/// MobileNetV3's [`Mbv3Network`](search_space::mbv3::Mbv3Network) implement it, so both spaces
+/// train through one loop ([`train_network`]); the parameter count is
+/// [`Module::num_params`].
+pub(crate) trait TrainableNetwork<B: Backend>: Module<B> {
+    /// Everything that determines the network but the seed.
+    type Config;
+
+    /// The network `config` describes, with initial weights drawn from `seed`.
+    fn build(config: &Self::Config, seed: u64, device: &B::Device) -> Self;
+
+    /// Class logits: `images [batch, channels, side, side]` → `[batch, classes]`. Batch norm
+    /// uses batch statistics on an autodiff backend, running statistics otherwise.
+    fn logits(&self, images: Tensor<B, 4>) -> Tensor<B, 2>;
+
+    /// Resets every batch norm's running statistics to their average over `batches` (each of
+    /// at least two images); returns the number of batches seen.
+    fn recalibrate_bn(&self, batches: &mut dyn Iterator<Item = Tensor<B, 4>>) -> usize;
+}
+
+impl<B: Backend> TrainableNetwork<B> for Nb201Network<B> {
+    type Config = Nb201NetworkConfig;
+
+    fn build(config: &Nb201NetworkConfig, seed: u64, device: &B::Device) -> Self {
+        config.clone().with_seed(seed).init(device)
+    }
+
+    fn logits(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.forward(images)
+    }
+
+    fn recalibrate_bn(&self, batches: &mut dyn Iterator<Item = Tensor<B, 4>>) -> usize {
+        Nb201Network::recalibrate_bn(self, batches)
+    }
+}
+
+/// Checks a task against a protocol's resolution; returns its number of classes and channels.
+pub(crate) fn check_task(task: &Task, resolution: usize) -> Result<(usize, usize), TrainError> {
+    let way = task.way();
+    if way == 0 {
+        return Err(TrainError::NoClasses);
+    }
+    check_split(&task.train, "train", resolution, way, 2)?;
+    check_split(&task.test, "test", resolution, way, 1)?;
+    let channels = task.train.channels;
+    if task.test.channels != channels {
+        return Err(TrainError::ChannelMismatch {
+            train: channels,
+            test: task.test.channels,
+        });
+    }
+    Ok((way, channels))
+}
+
+/// What the shared loop returns: the finished epochs' metrics, how the run ended, and the
+/// tested inference model (`None` if the run diverged).
+pub(crate) struct Trained<M> {
+    pub epochs: Vec<EpochMetrics>,
+    pub status: RunStatus,
+    pub model: Option<M>,
+}
+
+impl<M> Trained<M> {
+    /// Test accuracy and loss after the last epoch, when the run finished.
+    pub fn final_test(&self) -> (Option<f64>, Option<f64>) {
+        match (self.status, self.epochs.last()) {
+            (RunStatus::Ok, Some(last)) => (last.test_accuracy, last.test_loss),
+            _ => (None, None),
+        }
+    }
+}
+
+/// The one training loop: builds the network `config` describes with `seed`, trains it on the
+/// (checked) `task` under `recipe` and tests it. Deterministic for a seed on the flex backend.
+pub(crate) fn train_network<B, M>(
+    config: &M::Config,
+    task: &Task,
+    recipe: &Recipe,
+    seed: u64,
+    device: &B::Device,
+) -> Trained<M::InnerModule>
+where
+    B: AutodiffBackend,
+    M: TrainableNetwork<B> + AutodiffModule<B>,
+    M::InnerModule: TrainableNetwork<B::InnerBackend>,
+{
+    let model = M::build(config, seed, device);
+    let train_set = DeviceImages::<B::InnerBackend>::upload(&task.train, device);
+    let test_set = DeviceImages::<B::InnerBackend>::upload(&task.test, device);
+    let (epochs, status, model) = run_epochs(model, &train_set, &test_set, recipe, seed, device);
+    Trained {
+        epochs,
+        status,
+        model,
+    }
+}
 
 /// Trains `arch` on `task` under `protocol` with `seed`, on backend `B` and `device`, and
 /// evaluates it on the task's test split.
@@ -73,51 +171,31 @@ fn train_model<B: AutodiffBackend>(
 ) -> Result<(RunResult, Option<Nb201Network<B::InnerBackend>>), TrainError> {
     let start = Instant::now();
     protocol.validate()?;
-    let way = task.way();
-    if way == 0 {
-        return Err(TrainError::NoClasses);
-    }
     let resolution = protocol.resolution;
-    check_split(&task.train, "train", resolution, way, 2)?;
-    check_split(&task.test, "test", resolution, way, 1)?;
-    let channels = task.train.channels;
-    if task.test.channels != channels {
-        return Err(TrainError::ChannelMismatch {
-            train: channels,
-            test: task.test.channels,
-        });
-    }
+    let (way, channels) = check_task(task, resolution)?;
 
     let macro_config = protocol.macro_config(channels, way);
-    let model: Nb201Network<B> = Nb201NetworkConfig::new(arch)
+    let config = Nb201NetworkConfig::new(arch)
         .with_channels(protocol.channels)
         .with_cells_per_stage(protocol.cells_per_stage)
         .with_input_channels(channels)
         .with_num_classes(way)
-        .with_resolution(resolution)
-        .with_seed(seed)
-        .init(device);
-
-    let train_set = DeviceImages::<B::InnerBackend>::upload(&task.train, device);
-    let test_set = DeviceImages::<B::InnerBackend>::upload(&task.test, device);
-    let (epochs, status, trained) =
-        run_epochs(model, &train_set, &test_set, protocol, seed, device);
-    let (test_accuracy, test_loss) = match (status, epochs.last()) {
-        (RunStatus::Ok, Some(last)) => (last.test_accuracy, last.test_loss),
-        _ => (None, None),
-    };
+        .with_resolution(resolution);
+    let trained =
+        train_network::<B, Nb201Network<B>>(&config, task, &protocol.recipe(), seed, device);
+    let (test_accuracy, test_loss) = trained.final_test();
     let result = RunResult {
         arch,
         seed,
-        epochs,
+        epochs: trained.epochs,
         test_accuracy,
         test_loss,
         wall_seconds: start.elapsed().as_secs_f64(),
         cost: arch.cost(&macro_config),
         param_count: cost::param_count(&arch, &macro_config),
-        status,
+        status: trained.status,
     };
-    Ok((result, trained))
+    Ok((result, trained.model))
 }
 
 /// The default CPU backend: flex with autodiff.
@@ -147,25 +225,26 @@ pub fn train_cpu(
 }
 
 /// Learning rate of step `step` of `total`: cosine from `lr` towards 0, updated every step.
-fn cosine_lr(lr: f64, step: usize, total: usize) -> f64 {
+pub(crate) fn cosine_lr(lr: f64, step: usize, total: usize) -> f64 {
     0.5 * lr * (1.0 + (PI * step as f64 / total as f64).cos())
 }
 
 /// Trains for the protocol's epochs; returns the finished epochs' metrics, the status, and the
 /// last tested inference model (`None` if the run diverged).
 #[allow(clippy::type_complexity)]
-fn run_epochs<B: AutodiffBackend>(
-    mut model: Nb201Network<B>,
+fn run_epochs<B, M>(
+    mut model: M,
     train_set: &DeviceImages<B::InnerBackend>,
     test_set: &DeviceImages<B::InnerBackend>,
-    protocol: &Protocol,
+    protocol: &Recipe,
     seed: u64,
     device: &B::Device,
-) -> (
-    Vec<EpochMetrics>,
-    RunStatus,
-    Option<Nb201Network<B::InnerBackend>>,
-) {
+) -> (Vec<EpochMetrics>, RunStatus, Option<M::InnerModule>)
+where
+    B: AutodiffBackend,
+    M: TrainableNetwork<B> + AutodiffModule<B>,
+    M::InnerModule: TrainableNetwork<B::InnerBackend>,
+{
     let mut optim = SgdConfig::new()
         .with_momentum(Some(
             MomentumConfig::new()
@@ -177,7 +256,7 @@ fn run_epochs<B: AutodiffBackend>(
             (protocol.weight_decay > 0.0)
                 .then(|| WeightDecayConfig::new(protocol.weight_decay as f32)),
         )
-        .init::<B, Nb201Network<B>>();
+        .init::<B, M>();
     let loss_fn = CrossEntropyLoss::new(None, device);
 
     let n = train_set.len();
@@ -197,7 +276,7 @@ fn run_epochs<B: AutodiffBackend>(
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
         for batch in order.chunks(batch_size).take(steps_per_epoch) {
             let (images, labels) = train_set.select(batch);
-            let logits = model.forward(Tensor::from_inner(images));
+            let logits = model.logits(Tensor::from_inner(images));
             let loss = loss_fn.forward(logits.clone(), Tensor::from_inner(labels.clone()));
             let loss_value: f64 = loss.clone().into_scalar().elem();
             if !loss_value.is_finite() {
@@ -242,17 +321,17 @@ fn run_epochs<B: AutodiffBackend>(
 
 /// Test loss and accuracy of an inference model, after BN recalibration on the training images
 /// if the protocol asks for it.
-fn evaluate<B: Backend>(
-    model: &Nb201Network<B>,
+fn evaluate<B: Backend, M: TrainableNetwork<B>>(
+    model: &M,
     train_set: &DeviceImages<B>,
     test_set: &DeviceImages<B>,
-    protocol: &Protocol,
+    protocol: &Recipe,
 ) -> (f64, f64) {
     let batch_size = protocol.eval_batch_size;
     if protocol.bn_recalibration {
         // Batches of one image have no batch statistics: drop a trailing single image.
         model.recalibrate_bn(
-            train_set
+            &mut train_set
                 .chunks(batch_size)
                 .filter(|(images, _)| images.dims()[0] >= 2)
                 .map(|(images, _)| images),
@@ -262,7 +341,7 @@ fn evaluate<B: Backend>(
     let (mut loss_sum, mut correct) = (0.0, 0usize);
     for (images, labels) in test_set.chunks(batch_size) {
         let len = labels.dims()[0];
-        let logits = model.forward(images);
+        let logits = model.logits(images);
         let loss: f64 = loss_fn
             .forward(logits.clone(), labels.clone())
             .into_scalar()
