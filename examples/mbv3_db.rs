@@ -15,15 +15,16 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use datasets::{DataPaths, Task, TaskSpec};
+use model_zoo::database::{self, BuildOptions, Progress, Trained};
 use model_zoo::mbv3::{
-    build_mbv3, plan_jobs, profile_step, sample_points, source_tasks, train_mbv3_cpu, Mbv3Protocol,
-    Mbv3RunRecord,
+    mbv3_runs_header, plan_jobs, profile_step, sample_points, source_tasks, train_mbv3_cpu,
+    Mbv3Protocol, Mbv3RunRecord,
 };
 use model_zoo::plan::Role;
 use model_zoo::{train_cpu, CpuBackend, Protocol};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use search_space::{Nb201Arch, NB201_SIZE};
+use search_space::{Mbv3Arch, Nb201Arch, NB201_SIZE};
 
 #[derive(Parser)]
 #[command(name = "mbv3_db", about = "Build the small MobileNetV3 database")]
@@ -76,6 +77,9 @@ enum Command {
         /// Stop after this many new runs.
         #[arg(long)]
         limit: Option<usize>,
+        /// Worker threads, each training one network at a time.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
     },
 }
 
@@ -86,6 +90,35 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// One line per stored run.
+struct Log {
+    start: Instant,
+}
+
+impl Progress<Mbv3Arch, Mbv3Protocol> for Log {
+    fn start(&self, total: usize) {
+        println!("{total} runs to do");
+    }
+
+    fn done(&self, r: &Mbv3RunRecord) {
+        println!(
+            "{:>7.0}s {} {} seed {}: acc {:?} ({:.1} s, {:.3} M params, {:.2} MMACs){}",
+            self.start.elapsed().as_secs_f64(),
+            r.group,
+            r.arch,
+            r.seed,
+            r.result.test_accuracy,
+            r.result.wall_seconds,
+            r.result.cost.params,
+            r.result.cost.flops,
+            r.error
+                .as_deref()
+                .map(|e| format!(" error: {e}"))
+                .unwrap_or_default()
+        );
     }
 }
 
@@ -188,38 +221,37 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             seeds,
             width,
             limit,
+            workers,
         } => {
             let width = width.unwrap_or(Mbv3Protocol::mini().width_mult);
             let tasks = source_tasks(&source, Role::MetaTrain, tasks)?;
             let points = sample_points(points, point_seed);
             let seeds: Vec<u64> = (0..seeds).collect();
             let jobs = plan_jobs(&tasks, &points, &seeds, width, 32);
-            let start = Instant::now();
-            let report =
-                build_mbv3(
-                    &jobs,
-                    &store,
-                    &paths,
-                    limit,
-                    |job, task| {
-                        train_mbv3_cpu(job.arch, task, &job.protocol, job.seed)
-                            .map_err(|e| e.to_string())
-                    },
-                    |r: &Mbv3RunRecord| {
-                        println!(
-                        "{:>7.0}s {} {} seed {}: acc {:?} ({:.1} s, {:.3} M params, {:.2} MMACs){}",
-                        start.elapsed().as_secs_f64(),
-                        r.group,
-                        r.arch,
-                        r.seed,
-                        r.result.test_accuracy,
-                        r.result.wall_seconds,
-                        r.result.cost.params,
-                        r.result.cost.flops,
-                        r.error.as_deref().map(|e| format!(" error: {e}")).unwrap_or_default()
-                    )
-                    },
-                )?;
+            let options = BuildOptions {
+                workers,
+                limit,
+                ..BuildOptions::default()
+            };
+            let log = Log {
+                start: Instant::now(),
+            };
+            let report = database::build_jobs(
+                jobs,
+                &store,
+                &mbv3_runs_header(),
+                &paths,
+                &options,
+                &log,
+                |job, task| {
+                    train_mbv3_cpu(job.arch, task, &job.protocol, job.seed)
+                        .map(|result| Trained {
+                            result,
+                            weights: None,
+                        })
+                        .map_err(|e| e.to_string())
+                },
+            )?;
             println!(
                 "{}: {} planned, {} already stored, {} trained ({} failed or diverged), {} corrupt lines, {:.0} s",
                 store.display(),
@@ -228,7 +260,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 report.ran,
                 report.failed,
                 report.corrupt.len(),
-                start.elapsed().as_secs_f64()
+                log.start.elapsed().as_secs_f64()
             );
         }
     }

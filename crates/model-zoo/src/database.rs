@@ -1,7 +1,10 @@
 //! The database of training runs: records, the resumable and shardable builder, and merging.
 //!
 //! A record is one (task spec, arch, protocol, seed) with its [`RunResult`], stored in a
-//! [`store`](crate::store) file. The builder expands a [`Plan`] into jobs, skips those whose key
+//! [`store`](crate::store) file. Records, keys, jobs and the builder are generic over the
+//! architecture and its protocol: NB201 cells under [`Protocol`] by default, MobileNetV3 points
+//! under [`Mbv3Protocol`](crate::mbv3::Mbv3Protocol) in [`crate::mbv3`], each space in its own
+//! store format. The builder expands a [`Plan`] into jobs, skips those whose key
 //! is already stored, runs the rest on a few worker threads and appends each result durably as
 //! it finishes. `--shard i/n` keeps the (task, arch) pairs whose plan position is `i` modulo
 //! `n`, so `n` processes or machines fill disjoint parts; [`merge`] joins their stores.
@@ -28,9 +31,10 @@ pub fn runs_header() -> StoreHeader {
     }
 }
 
-/// One training run in the database.
+/// One training run in the database: an NB201 cell under [`Protocol`] by default, or another
+/// space's architecture `A` under its protocol `P`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
+pub struct RunRecord<A = Nb201Arch, P = Protocol> {
     /// The plan group it belongs to.
     pub group: String,
     /// Meta-training or meta-test.
@@ -38,13 +42,13 @@ pub struct RunRecord {
     /// The task, rebuildable with `Task::build`.
     pub task: TaskSpec,
     /// The architecture.
-    pub arch: Nb201Arch,
+    pub arch: A,
     /// The training seed.
     pub seed: u64,
     /// The protocol it was trained with.
-    pub protocol: Protocol,
+    pub protocol: P,
     /// The outcome.
-    pub result: RunResult,
+    pub result: RunResult<A>,
     /// Content address (SHA-256, hex) of the trained weights, when they were kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<String>,
@@ -59,7 +63,12 @@ pub struct RunKey(String);
 
 impl RunKey {
     /// The key of a run.
-    pub fn new(task: &TaskSpec, arch: &Nb201Arch, protocol: &Protocol, seed: u64) -> Self {
+    pub fn new<A: Serialize, P: Serialize>(
+        task: &TaskSpec,
+        arch: &A,
+        protocol: &P,
+        seed: u64,
+    ) -> Self {
         // serde_json is deterministic for these types (structs and vectors, no maps).
         let text = serde_json::to_string(&(task, arch, protocol, seed))
             .expect("task, arch and protocol serialise");
@@ -67,14 +76,14 @@ impl RunKey {
     }
 }
 
-impl RunRecord {
+impl<A: Serialize, P: Serialize> RunRecord<A, P> {
     /// This record's key.
     pub fn key(&self) -> RunKey {
         RunKey::new(&self.task, &self.arch, &self.protocol, self.seed)
     }
 }
 
-impl RunRecord {
+impl<A, P> RunRecord<A, P> {
     /// Checks the values a reader relies on: accuracy in `[0, 1]`, finite loss and time.
     pub fn check(&self) -> Result<(), String> {
         let r = &self.result;
@@ -94,7 +103,7 @@ impl RunRecord {
     }
 }
 
-impl Job {
+impl<A: Serialize, P: Serialize> Job<A, P> {
     /// This job's key.
     pub fn key(&self) -> RunKey {
         RunKey::new(&self.task, &self.arch, &self.protocol, self.seed)
@@ -176,9 +185,9 @@ impl std::str::FromStr for Shard {
 }
 
 /// What a training run of one job produced.
-pub struct Trained {
+pub struct Trained<A = Nb201Arch> {
     /// The result.
-    pub result: RunResult,
+    pub result: RunResult<A>,
     /// Serialised weights, when asked for.
     pub weights: Option<Vec<u8>>,
 }
@@ -232,16 +241,16 @@ pub struct BuildReport {
 }
 
 /// Progress events for a front end (progress bar, logs).
-pub trait Progress: Sync {
+pub trait Progress<A = Nb201Arch, P = Protocol>: Sync {
     /// Called once with the number of runs to do.
     fn start(&self, total: usize);
     /// Called after each stored run.
-    fn done(&self, record: &RunRecord);
+    fn done(&self, record: &RunRecord<A, P>);
 }
 
-impl Progress for () {
+impl<A, P> Progress<A, P> for () {
     fn start(&self, _: usize) {}
-    fn done(&self, _: &RunRecord) {}
+    fn done(&self, _: &RunRecord<A, P>) {}
 }
 
 /// Run the jobs of `plan` (in `options.shard`) that `store` does not hold, appending each result
@@ -257,10 +266,33 @@ pub fn build<F>(
 where
     F: Fn(&Job, &Task) -> Result<Trained, String> + Sync,
 {
-    let (mut writer, contents) = StoreWriter::<RunRecord>::open(store, &runs_header())?;
+    let jobs = plan.jobs(paths)?;
+    build_jobs(jobs, store, &runs_header(), paths, options, progress, train)
+}
+
+/// [`build`] for any space: runs the `jobs` (in `options.shard`, `options.groups` and
+/// `options.max_seed`) that the store at `store` (of format `header`) and `options.done` do not
+/// hold, on `options.workers` threads, appending each record durably as soon as it is known.
+/// A task that cannot be built, or a training run that panics or refuses to start, is stored
+/// as a failed run with its reason and retried by the next build.
+pub fn build_jobs<A, P, F>(
+    jobs: Vec<Job<A, P>>,
+    store: &Path,
+    header: &StoreHeader,
+    paths: &DataPaths,
+    options: &BuildOptions,
+    progress: &dyn Progress<A, P>,
+    train: F,
+) -> Result<BuildReport, DatabaseError>
+where
+    A: Clone + Send + Sync + Serialize + serde::de::DeserializeOwned,
+    P: Clone + Send + Sync + Serialize + serde::de::DeserializeOwned,
+    F: Fn(&Job<A, P>, &Task) -> Result<Trained<A>, String> + Sync,
+{
+    let (mut writer, contents) = StoreWriter::<RunRecord<A, P>>::open(store, header)?;
     // A run counts as done unless it failed for a reason outside training (e.g. its task could
     // not be built): those are retried. Diverged runs are results and stay done.
-    let finished = |r: &&RunRecord| r.result.status != RunStatus::Failed;
+    let finished = |r: &&RunRecord<A, P>| r.result.status != RunStatus::Failed;
     let mut done: HashSet<RunKey> = contents
         .records
         .iter()
@@ -269,12 +301,11 @@ where
         .collect();
     for other in &options.done {
         if other.exists() {
-            let c = read_store::<RunRecord>(other, &runs_header())?;
+            let c = read_store::<RunRecord<A, P>>(other, header)?;
             done.extend(c.records.iter().filter(finished).map(RunRecord::key));
         }
     }
-    let jobs: Vec<Job> = plan
-        .jobs(paths)?
+    let jobs: Vec<Job<A, P>> = jobs
         .into_iter()
         .filter(|j| options.shard.owns(j.unit))
         .filter(|j| {
@@ -287,7 +318,7 @@ where
         corrupt: contents.corrupt,
         ..Default::default()
     };
-    let mut todo: Vec<Job> = jobs
+    let mut todo: Vec<Job<A, P>> = jobs
         .into_iter()
         .filter(|j| !done.contains(&j.key()))
         .collect();
@@ -313,7 +344,7 @@ where
     // Queue runs in chunks of one task, so a worker builds the task once per chunk, and a big
     // task (a meta-test dataset with thousands of runs) still spreads over all workers.
     const CHUNK: usize = 16;
-    let mut by_task: Vec<Vec<Job>> = Vec::new();
+    let mut by_task: Vec<Vec<Job<A, P>>> = Vec::new();
     for job in todo {
         match by_task.last_mut() {
             Some(last) if last[0].task_index == job.task_index && last.len() < CHUNK => {
@@ -323,7 +354,7 @@ where
         }
     }
     let queue = Arc::new(Mutex::new(by_task.into_iter()));
-    let (tx, rx) = mpsc::channel::<Result<RunRecord, DatabaseError>>();
+    let (tx, rx) = mpsc::channel::<Result<RunRecord<A, P>, DatabaseError>>();
     let workers = options.workers.max(1);
     let save_weights = options.save_weights.clone();
     std::thread::scope(|scope| -> Result<(), DatabaseError> {
@@ -375,7 +406,7 @@ where
                                 group: job.group.clone(),
                                 role: job.role,
                                 task: job.task.clone(),
-                                arch: job.arch,
+                                arch: job.arch.clone(),
                                 seed: job.seed,
                                 protocol: job.protocol.clone(),
                                 result: trained.result,
@@ -415,15 +446,15 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".to_string())
 }
 
-fn failed_record(job: &Job, message: &str) -> RunRecord {
+fn failed_record<A: Clone, P: Clone>(job: &Job<A, P>, message: &str) -> RunRecord<A, P> {
     RunRecord {
         group: job.group.clone(),
         role: job.role,
         task: job.task.clone(),
-        arch: job.arch,
+        arch: job.arch.clone(),
         seed: job.seed,
         protocol: job.protocol.clone(),
-        result: RunResult::failed(job.arch, job.seed),
+        result: RunResult::failed(job.arch.clone(), job.seed),
         weights: None,
         error: Some(message.to_string()),
     }

@@ -104,9 +104,10 @@ pub struct Plan {
     pub groups: Vec<PlanGroup>,
 }
 
-/// One training run to do.
+/// One training run to do: an NB201 cell under [`Protocol`] by default, or another space's
+/// architecture `A` under its protocol `P` ([`crate::mbv3::plan_jobs`]).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Job {
+pub struct Job<A = Nb201Arch, P = Protocol> {
     /// Group name.
     pub group: String,
     /// Role of the group.
@@ -119,11 +120,11 @@ pub struct Job {
     /// The task.
     pub task: TaskSpec,
     /// The architecture.
-    pub arch: Nb201Arch,
+    pub arch: A,
     /// Training seed.
     pub seed: u64,
     /// Protocol.
-    pub protocol: Protocol,
+    pub protocol: P,
 }
 
 /// Why a plan cannot be expanded.

@@ -1,23 +1,22 @@
-//! The MobileNetV3 database: records, the plan of (task, point) runs, and the resumable builder.
+//! The MobileNetV3 database: the plan of (task, point) runs over tasks of an NB201 database.
 //!
-//! Records are stored like NB201 runs ([`crate::store`]: JSON Lines, a versioned header, one
-//! fsynced line per run, a crashed tail cut on reopening, one writer at a time) under their own
-//! format name, `metanas-mbv3-runs`, so neither reader mistakes one database for the other.
+//! Records, jobs and the resumable, multi-worker builder are the NB201 database's
+//! ([`RunRecord`], [`Job`], [`build_jobs`](crate::database::build_jobs)) with a MobileNetV3 point and protocol; the
+//! store has its own format name, `metanas-mbv3-runs`, so neither reader mistakes one database
+//! for the other.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use datasets::{DataPaths, Task, TaskSpec};
+use datasets::TaskSpec;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use search_space::Mbv3Arch;
-use serde::{Deserialize, Serialize};
 
 use super::protocol::Mbv3Protocol;
 use crate::database::{runs_header, RunRecord};
-use crate::plan::Role;
-use crate::result::{RunResult, RunStatus};
-use crate::store::{read_store, CorruptLine, StoreError, StoreHeader, StoreWriter};
+use crate::plan::{Job, Role};
+use crate::store::{read_store, StoreError, StoreHeader};
 
 /// The header of a MobileNetV3 run store.
 pub fn mbv3_runs_header() -> StoreHeader {
@@ -27,75 +26,13 @@ pub fn mbv3_runs_header() -> StoreHeader {
     }
 }
 
-/// One MobileNetV3 training run in the database, keyed like an NB201
-/// [`RunRecord`]: (task spec, architecture, protocol, seed).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Mbv3RunRecord {
-    /// The group of the task (the NB201 group it was taken from, e.g. `train/photos-10w50s16`).
-    pub group: String,
-    /// Meta-training or meta-test.
-    pub role: Role,
-    /// The task, rebuildable with `Task::build`.
-    pub task: TaskSpec,
-    /// The architecture (its text form in JSON).
-    pub arch: Mbv3Arch,
-    /// The training seed.
-    pub seed: u64,
-    /// The protocol it was trained with.
-    pub protocol: Mbv3Protocol,
-    /// The outcome: accuracy, loss, wall time, parameters and multiply-adds.
-    pub result: RunResult<Mbv3Arch>,
-    /// Why the run failed, for [`RunStatus::Failed`] records.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
+/// One MobileNetV3 training run: the database's [`RunRecord`] with a MobileNetV3 point and
+/// protocol, keyed (task spec, point, protocol, seed) like an NB201 run.
+pub type Mbv3RunRecord = RunRecord<Mbv3Arch, Mbv3Protocol>;
 
-/// Identity of a MobileNetV3 run: two records with the same key are the same experiment.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Mbv3RunKey(String);
-
-impl Mbv3RunKey {
-    /// The key of a run.
-    pub fn new(task: &TaskSpec, arch: &Mbv3Arch, protocol: &Mbv3Protocol, seed: u64) -> Self {
-        // serde_json is deterministic for these types (structs and vectors, no maps).
-        let text = serde_json::to_string(&(task, arch, protocol, seed))
-            .expect("task, arch and protocol serialise");
-        Mbv3RunKey(text)
-    }
-}
-
-impl Mbv3RunRecord {
-    /// This record's key.
-    pub fn key(&self) -> Mbv3RunKey {
-        Mbv3RunKey::new(&self.task, &self.arch, &self.protocol, self.seed)
-    }
-}
-
-/// One run to do: a point on a task under a protocol with a seed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Mbv3Job {
-    /// The task's group.
-    pub group: String,
-    /// The task's role.
-    pub role: Role,
-    /// Position of the task in the plan (jobs of one task are consecutive).
-    pub task_index: usize,
-    /// The task, at the protocol's resolution.
-    pub task: TaskSpec,
-    /// The point.
-    pub arch: Mbv3Arch,
-    /// The protocol.
-    pub protocol: Mbv3Protocol,
-    /// The seed.
-    pub seed: u64,
-}
-
-impl Mbv3Job {
-    /// This job's key.
-    pub fn key(&self) -> Mbv3RunKey {
-        Mbv3RunKey::new(&self.task, &self.arch, &self.protocol, self.seed)
-    }
-}
+/// One MobileNetV3 run to do, built by [`build_jobs`](crate::database::build_jobs) like an
+/// NB201 job.
+pub type Mbv3Job = Job<Mbv3Arch, Mbv3Protocol>;
 
 /// A task taken from an NB201 database, with the protocol it was trained under there.
 #[derive(Clone, Debug, PartialEq)]
@@ -200,7 +137,7 @@ pub fn sample_points(count: usize, seed: u64) -> Vec<Mbv3Arch> {
 /// Every (task, point, seed) job: each task is rebuilt at the MobileNetV3 protocol's resolution
 /// and trained with [`Mbv3Protocol::from_nb201`] of its NB201 protocol, at `width_mult` and
 /// `resolution` (so the schedule — epochs, minimum steps — is the one its NB201 runs had).
-/// Jobs are task-major, then point, then seed.
+/// Jobs are task-major, then point, then seed; a (task, point) pair is one shard unit.
 pub fn plan_jobs(
     tasks: &[SourceTask],
     points: &[Mbv3Arch],
@@ -209,6 +146,7 @@ pub fn plan_jobs(
     resolution: usize,
 ) -> Vec<Mbv3Job> {
     let mut jobs = Vec::with_capacity(tasks.len() * points.len() * seeds.len());
+    let mut unit = 0;
     for (task_index, t) in tasks.iter().enumerate() {
         let task = TaskSpec {
             resolution,
@@ -221,100 +159,17 @@ pub fn plan_jobs(
                     group: t.group.clone(),
                     role: t.role,
                     task_index,
+                    unit,
                     task: task.clone(),
                     arch: *arch,
                     protocol: protocol.clone(),
                     seed,
                 });
             }
+            unit += 1;
         }
     }
     jobs
-}
-
-/// What a build did.
-#[derive(Clone, Debug, Default)]
-pub struct Mbv3BuildReport {
-    /// Jobs given.
-    pub planned: usize,
-    /// Jobs already stored before the build (skipped).
-    pub skipped: usize,
-    /// Runs trained and stored by this build.
-    pub ran: usize,
-    /// Of those, runs that diverged or failed.
-    pub failed: usize,
-    /// Corrupt lines found in the store (reported, left in place).
-    pub corrupt: Vec<CorruptLine>,
-}
-
-/// Runs the `jobs` that the store at `store` does not hold yet, in order, appending each record
-/// durably as soon as it is known; at most `limit` new runs. Resumable: a killed build loses at
-/// most the run in flight. A task is built once for its consecutive jobs; a task that cannot be
-/// built, or a run that cannot start, is stored as [`RunStatus::Failed`] with the reason and is
-/// retried by the next build (diverged runs are results and are not). `train` trains one job on
-/// its built task; `done` is told about each stored record (for progress).
-pub fn build_mbv3<F>(
-    jobs: &[Mbv3Job],
-    store: &Path,
-    paths: &DataPaths,
-    limit: Option<usize>,
-    mut train: F,
-    mut done: impl FnMut(&Mbv3RunRecord),
-) -> Result<Mbv3BuildReport, Mbv3DatabaseError>
-where
-    F: FnMut(&Mbv3Job, &Task) -> Result<RunResult<Mbv3Arch>, String>,
-{
-    let (mut writer, contents) = StoreWriter::<Mbv3RunRecord>::open(store, &mbv3_runs_header())?;
-    let stored: HashSet<Mbv3RunKey> = contents
-        .records
-        .iter()
-        .filter(|r| r.result.status != RunStatus::Failed)
-        .map(Mbv3RunRecord::key)
-        .collect();
-    let todo: Vec<&Mbv3Job> = jobs
-        .iter()
-        .filter(|j| !stored.contains(&j.key()))
-        .take(limit.unwrap_or(usize::MAX))
-        .collect();
-    let mut report = Mbv3BuildReport {
-        planned: jobs.len(),
-        skipped: jobs.iter().filter(|j| stored.contains(&j.key())).count(),
-        corrupt: contents.corrupt,
-        ..Default::default()
-    };
-    let mut built: Option<(usize, Result<Task, String>)> = None;
-    for job in todo {
-        if built.as_ref().is_none_or(|(i, _)| *i != job.task_index) {
-            let task = Task::build(&job.task, paths).map_err(|e| e.to_string());
-            built = Some((job.task_index, task));
-        }
-        let task = &built.as_ref().expect("built above").1;
-        let outcome = match task {
-            Ok(task) => train(job, task),
-            Err(e) => Err(format!("cannot build the task: {e}")),
-        };
-        let (result, error) = match outcome {
-            Ok(result) => (result, None),
-            Err(e) => (RunResult::failed(job.arch, job.seed), Some(e)),
-        };
-        let record = Mbv3RunRecord {
-            group: job.group.clone(),
-            role: job.role,
-            task: job.task.clone(),
-            arch: job.arch,
-            seed: job.seed,
-            protocol: job.protocol.clone(),
-            result,
-            error,
-        };
-        writer.append(&record)?;
-        report.ran += 1;
-        if !record.result.is_ok() {
-            report.failed += 1;
-        }
-        done(&record);
-    }
-    Ok(report)
 }
 
 /// Reads every valid record of a MobileNetV3 store.

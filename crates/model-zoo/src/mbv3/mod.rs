@@ -4,8 +4,9 @@
 //! - [`train_mbv3`] (`train.rs`): one point on one task through the crate's single training
 //!   loop (the one NB201 cells train through), returning a
 //!   [`RunResult<Mbv3Arch>`](crate::RunResult).
-//! - `database.rs`: [`Mbv3RunRecord`] keyed (task, arch, protocol, seed), the plan
-//!   ([`source_tasks`], [`sample_points`], [`plan_jobs`]) and the resumable [`build_mbv3`].
+//! - `database.rs`: the plan ([`source_tasks`], [`sample_points`], [`plan_jobs`]) of
+//!   [`Mbv3Job`]s, built by the NB201 database's builder
+//!   ([`build_jobs`](crate::database::build_jobs)) into [`Mbv3RunRecord`]s.
 //! - [`profile_step`] (`profile.rs`): the depthwise convolutions' share of a training step.
 //!
 //! [`Mbv3Arch`]: search_space::Mbv3Arch
@@ -16,8 +17,8 @@ mod protocol;
 mod train;
 
 pub use database::{
-    build_mbv3, mbv3_runs_header, plan_jobs, read_mbv3_runs, sample_points, source_tasks,
-    Mbv3BuildReport, Mbv3DatabaseError, Mbv3Job, Mbv3RunKey, Mbv3RunRecord, SourceTask,
+    mbv3_runs_header, plan_jobs, read_mbv3_runs, sample_points, source_tasks, Mbv3DatabaseError,
+    Mbv3Job, Mbv3RunRecord, SourceTask,
 };
 pub use profile::{profile_step, StepProfile};
 pub use protocol::{Mbv3Protocol, Mbv3ProtocolError};
