@@ -40,6 +40,6 @@ mod train;
 pub use error::TrainError;
 pub use protocol::{Protocol, ProtocolError, Recipe};
 pub use result::{EpochMetrics, RunResult, RunStatus};
-pub use train::{train, train_with_weights};
+pub use train::{train, train_observed, train_with_weights, TrainEvent};
 #[cfg(feature = "flex")]
 pub use train::{train_cpu, train_cpu_with_weights, CpuBackend};

@@ -1,7 +1,6 @@
 //! The training loop.
 
 use std::f64::consts::PI;
-use std::io::IsTerminal;
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
@@ -13,7 +12,6 @@ use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor};
 use datasets::Task;
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use search_space::{cost, Nb201Arch, Nb201Network, Nb201NetworkConfig};
@@ -96,14 +94,47 @@ impl<M> Trained<M> {
     }
 }
 
+/// What the training loop reports while it runs, to the observer of [`train_observed`] (a
+/// front end draws a progress bar from it). Every event is also a `tracing` event of target
+/// `model_zoo::train`: epochs at `debug`, steps at `trace`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TrainEvent<'a> {
+    /// Training starts: `total_steps` optimiser steps over `epochs` epochs.
+    Start {
+        /// Optimiser steps of the whole run.
+        total_steps: usize,
+        /// Epochs of the whole run.
+        epochs: usize,
+    },
+    /// Optimiser step `step` (from 0) finished with this training-batch loss.
+    Step {
+        /// The step's index.
+        step: usize,
+        /// Its batch's cross-entropy.
+        loss: f64,
+    },
+    /// Epoch `epoch` (from 0) finished.
+    Epoch {
+        /// The epoch's index.
+        epoch: usize,
+        /// Its metrics (test metrics when the epoch was tested).
+        metrics: &'a EpochMetrics,
+    },
+}
+
+/// An observer that ignores every event.
+pub(crate) fn ignore(_: TrainEvent<'_>) {}
+
 /// The one training loop: builds the network `config` describes with `seed`, trains it on the
-/// (checked) `task` under `recipe` and tests it. Deterministic for a seed on the flex backend.
+/// (checked) `task` under `recipe` and tests it, telling `observer` as it goes. Deterministic
+/// for a seed on the flex backend.
 pub(crate) fn train_network<B, M>(
     config: &M::Config,
     task: &Task,
     recipe: &Recipe,
     seed: u64,
     device: &B::Device,
+    observer: &mut dyn FnMut(TrainEvent<'_>),
 ) -> Trained<M::InnerModule>
 where
     B: AutodiffBackend,
@@ -113,7 +144,8 @@ where
     let model = M::build(config, seed, device);
     let train_set = DeviceImages::<B::InnerBackend>::upload(&task.train, device);
     let test_set = DeviceImages::<B::InnerBackend>::upload(&task.test, device);
-    let (epochs, status, model) = run_epochs(model, &train_set, &test_set, recipe, seed, device);
+    let (epochs, status, model) =
+        run_epochs(model, &train_set, &test_set, recipe, seed, device, observer);
     Trained {
         epochs,
         status,
@@ -127,8 +159,8 @@ where
 /// The seed fixes the initial weights (see [`search_space::network`]) and the batch order; on
 /// the flex CPU backend the same seed gives the same result bit for bit. Inputs are checked
 /// first ([`TrainError`]); once training starts the run always returns a [`RunResult`], with
-/// [`RunStatus::Diverged`] if the loss stops being finite. A progress bar is drawn on stderr when
-/// it is a terminal.
+/// [`RunStatus::Diverged`] if the loss stops being finite. Progress goes to `tracing` (target
+/// `model_zoo::train`); [`train_observed`] also hands it to a callback.
 pub fn train<B: AutodiffBackend>(
     arch: Nb201Arch,
     task: &Task,
@@ -136,7 +168,20 @@ pub fn train<B: AutodiffBackend>(
     seed: u64,
     device: &B::Device,
 ) -> Result<RunResult, TrainError> {
-    train_model::<B>(arch, task, protocol, seed, device).map(|(result, _)| result)
+    train_observed::<B>(arch, task, protocol, seed, device, &mut ignore)
+}
+
+/// [`train`], telling `observer` about every step and epoch as it happens ([`TrainEvent`]),
+/// e.g. to draw a progress bar.
+pub fn train_observed<B: AutodiffBackend>(
+    arch: Nb201Arch,
+    task: &Task,
+    protocol: &Protocol,
+    seed: u64,
+    device: &B::Device,
+    observer: &mut dyn FnMut(TrainEvent<'_>),
+) -> Result<RunResult, TrainError> {
+    train_model::<B>(arch, task, protocol, seed, device, observer).map(|(result, _)| result)
 }
 
 /// [`train`], also returning the trained network's weights as a Burn record (full precision,
@@ -149,7 +194,7 @@ pub fn train_with_weights<B: AutodiffBackend>(
     seed: u64,
     device: &B::Device,
 ) -> Result<(RunResult, Option<Vec<u8>>), TrainError> {
-    let (result, model) = train_model::<B>(arch, task, protocol, seed, device)?;
+    let (result, model) = train_model::<B>(arch, task, protocol, seed, device, &mut ignore)?;
     let weights = model
         .map(|m| {
             BinBytesRecorder::<FullPrecisionSettings>::default()
@@ -168,6 +213,7 @@ fn train_model<B: AutodiffBackend>(
     protocol: &Protocol,
     seed: u64,
     device: &B::Device,
+    observer: &mut dyn FnMut(TrainEvent<'_>),
 ) -> Result<(RunResult, Option<Nb201Network<B::InnerBackend>>), TrainError> {
     let start = Instant::now();
     protocol.validate()?;
@@ -181,8 +227,14 @@ fn train_model<B: AutodiffBackend>(
         .with_input_channels(channels)
         .with_num_classes(way)
         .with_resolution(resolution);
-    let trained =
-        train_network::<B, Nb201Network<B>>(&config, task, &protocol.recipe(), seed, device);
+    let trained = train_network::<B, Nb201Network<B>>(
+        &config,
+        task,
+        &protocol.recipe(),
+        seed,
+        device,
+        observer,
+    );
     let (test_accuracy, test_loss) = trained.final_test();
     let result = RunResult {
         arch,
@@ -239,6 +291,7 @@ fn run_epochs<B, M>(
     protocol: &Recipe,
     seed: u64,
     device: &B::Device,
+    observer: &mut dyn FnMut(TrainEvent<'_>),
 ) -> (Vec<EpochMetrics>, RunStatus, Option<M::InnerModule>)
 where
     B: AutodiffBackend,
@@ -264,7 +317,10 @@ where
     let steps_per_epoch = protocol.steps_per_epoch(n);
     let num_epochs = protocol.epochs_for(n);
     let total_steps = steps_per_epoch * num_epochs;
-    let progress = progress_bar(total_steps);
+    observer(TrainEvent::Start {
+        total_steps,
+        epochs: num_epochs,
+    });
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..n).collect();
     let mut metrics = Vec::with_capacity(num_epochs);
@@ -280,7 +336,7 @@ where
             let loss = loss_fn.forward(logits.clone(), Tensor::from_inner(labels.clone()));
             let loss_value: f64 = loss.clone().into_scalar().elem();
             if !loss_value.is_finite() {
-                progress.finish_and_clear();
+                tracing::debug!(target: "model_zoo::train", epoch, step, "diverged: non-finite training loss");
                 return (metrics, RunStatus::Diverged { epoch }, None);
             }
             loss_sum += loss_value * batch.len() as f64;
@@ -288,8 +344,12 @@ where
             seen += batch.len();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cosine_lr(protocol.lr, step, total_steps), model, grads);
+            tracing::trace!(target: "model_zoo::train", step, loss = loss_value);
+            observer(TrainEvent::Step {
+                step,
+                loss: loss_value,
+            });
             step += 1;
-            progress.inc(1);
         }
 
         let last = epoch + 1 == num_epochs;
@@ -297,7 +357,7 @@ where
             let valid = model.valid();
             let (loss, accuracy) = evaluate(&valid, train_set, test_set, protocol);
             if !loss.is_finite() {
-                progress.finish_and_clear();
+                tracing::debug!(target: "model_zoo::train", epoch, "diverged: non-finite test loss");
                 return (metrics, RunStatus::Diverged { epoch }, None);
             }
             tested = Some(valid);
@@ -311,11 +371,13 @@ where
             test_loss,
             test_accuracy,
         };
-        progress.set_message(describe(epoch, &epoch_metrics));
-        progress.println(describe(epoch, &epoch_metrics));
+        tracing::debug!(target: "model_zoo::train", "{}", describe(epoch, &epoch_metrics));
+        observer(TrainEvent::Epoch {
+            epoch,
+            metrics: &epoch_metrics,
+        });
         metrics.push(epoch_metrics);
     }
-    progress.finish_and_clear();
     (metrics, RunStatus::Ok, tested)
 }
 
@@ -371,18 +433,6 @@ fn describe(epoch: usize, m: &EpochMetrics) -> String {
         s.push_str(&format!(" | test loss {loss:.4} acc {acc:.4}"));
     }
     s
-}
-
-/// A progress bar on stderr if it is a terminal, otherwise a hidden one.
-fn progress_bar(steps: usize) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(steps as u64);
-    if let Ok(style) = ProgressStyle::with_template("{bar:30} {pos}/{len} steps {elapsed} {msg}") {
-        bar.set_style(style);
-    }
-    bar
 }
 
 #[cfg(test)]

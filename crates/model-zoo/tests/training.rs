@@ -213,3 +213,45 @@ fn bad_inputs_are_typed_errors() {
         Err(TrainError::Protocol(_))
     ));
 }
+
+#[test]
+fn the_observer_sees_every_step_and_epoch_of_the_same_run() {
+    use model_zoo::{train_observed, CpuBackend, TrainEvent};
+    let task = synthetic_task(32, 16);
+    let protocol = Protocol {
+        epochs: 2,
+        ..tiny_protocol()
+    };
+    let (mut starts, mut steps, mut epochs) = (Vec::new(), Vec::new(), Vec::new());
+    let observed = train_observed::<CpuBackend>(
+        arch(),
+        &task,
+        &protocol,
+        3,
+        &Default::default(),
+        &mut |event| match event {
+            TrainEvent::Start {
+                total_steps,
+                epochs,
+            } => starts.push((total_steps, epochs)),
+            TrainEvent::Step { step, loss } => steps.push((step, loss)),
+            TrainEvent::Epoch { epoch, metrics } => epochs.push((epoch, metrics.clone())),
+        },
+    )
+    .unwrap();
+    // 64 images at batch 16: 4 steps per epoch, 2 epochs.
+    assert_eq!(starts, vec![(8, 2)]);
+    assert_eq!(
+        steps.iter().map(|s| s.0).collect::<Vec<_>>(),
+        (0..8).collect::<Vec<_>>()
+    );
+    assert!(steps.iter().all(|s| s.1.is_finite()));
+    assert_eq!(epochs.iter().map(|e| e.0).collect::<Vec<_>>(), vec![0, 1]);
+    assert_eq!(
+        epochs.into_iter().map(|e| e.1).collect::<Vec<_>>(),
+        observed.epochs
+    );
+    // Observing changes nothing.
+    let plain = train_cpu(arch(), &task, &protocol, 3).unwrap();
+    assert_eq!(plain.epochs, observed.epochs);
+}

@@ -13,7 +13,7 @@ use search_space::network::BnMode;
 use super::protocol::{Mbv3Protocol, Mbv3ProtocolError};
 use crate::error::TrainError;
 use crate::result::RunResult;
-use crate::train::{check_task, train_network, TrainableNetwork};
+use crate::train::{check_task, ignore, train_network, TrainableNetwork};
 
 impl<B: Backend> TrainableNetwork<B> for Mbv3Network<B> {
     type Config = Mbv3NetworkConfig;
@@ -94,8 +94,14 @@ fn train_mbv3_model<B: AutodiffBackend>(
         .with_num_classes(way)
         .with_resolution(protocol.resolution);
     let plan = config.plan().map_err(Mbv3ProtocolError::from)?;
-    let trained =
-        train_network::<B, Mbv3Network<B>>(&config, task, &protocol.recipe(), seed, device);
+    let trained = train_network::<B, Mbv3Network<B>>(
+        &config,
+        task,
+        &protocol.recipe(),
+        seed,
+        device,
+        &mut ignore,
+    );
     let (test_accuracy, test_loss) = trained.final_test();
     let result = RunResult {
         arch,
