@@ -281,7 +281,7 @@ pub const V2_TEST_SEEDS: usize = 10;
 /// The v2 database (issue 13): four meta-training domains — glyphs, Fashion-MNIST, photo crops
 /// (RGB) and procedural textures (RGB) — with class counts 5–20, 10–200 training images per
 /// class and 8–32 px, 150 tasks that each measure 20 cells of a fixed panel plus 3 fresh ones;
-/// and five meta-test sets over four domains (MNIST, Georgian and Ethiopic glyphs, held-out
+/// and five meta-test sets over four domains (MNIST, Georgian and Khmer glyphs, held-out
 /// photos, held-out textures), each measuring the whole panel with up to
 /// [`V2_TEST_SEEDS`] seeds and larger test splits. Every task is pinned to its data.
 pub fn database_plan_v2(panel: Vec<Nb201Arch>) -> Plan {
@@ -300,19 +300,23 @@ pub fn database_plan_v2(panel: Vec<Nb201Arch>) -> Plan {
     let test = |name, source, channels, shape| {
         v2_group(name, MetaTest, source, channels, shape, 1, n, V2_TEST_SEEDS)
     };
-    let [georgian, ethiopic] = [Script::Georgian, Script::Ethiopic];
-    debug_assert!(META_TEST_SCRIPTS.contains(&georgian) && META_TEST_SCRIPTS.contains(&ethiopic));
+    // Khmer at 20 images per class replaced Ethiopic at 50 (session 8): Ethiopic saturated at
+    // 97% and its panel ranking did not reproduce (seed against seed 0.12); docs/database.md.
+    let [georgian, khmer] = [Script::Georgian, Script::Khmer];
+    debug_assert!(META_TEST_SCRIPTS.contains(&georgian) && META_TEST_SCRIPTS.contains(&khmer));
     Plan {
         name: "metanas-nb201-v2".into(),
         seed: 20261202,
         good_cells: Vec::new(),
         panel,
         groups: vec![
+            // 20 training images per class, not 100 (session 8): as reliable on the pilot's
+            // ten panel cells at a third of the cost per run; see docs/database.md.
             test(
                 "test/mnist",
                 SourceSpec::MnistJson,
                 gray,
-                (10, 100, 750, 16),
+                (10, 20, 750, 16),
             ),
             test(
                 "test/glyphs-georgian",
@@ -321,10 +325,10 @@ pub fn database_plan_v2(panel: Vec<Nb201Arch>) -> Plan {
                 (20, 50, 250, 16),
             ),
             test(
-                "test/glyphs-ethiopic",
-                meta_test_glyphs(ethiopic),
+                "test/glyphs-khmer",
+                meta_test_glyphs(khmer),
                 gray,
-                (20, 50, 250, 16),
+                (20, 20, 250, 16),
             ),
             test(
                 "test/photos",
