@@ -12,7 +12,7 @@ use crate::batch::GraphBatch;
 use crate::decoder::{Decoding, GraphDecoder, GraphDecoderConfig};
 use crate::error::{GraphVaeError, Result};
 use crate::graph::TypedGraph;
-use crate::vae::{kl_divergence, VaeLoss};
+use crate::vae::{vae_loss, VaeLoss};
 
 /// Configuration of a [`ConditionalGenerator`]; defaults are MetaD2A's NB201 generator.
 #[derive(Config, Debug)]
@@ -108,11 +108,7 @@ impl<B: Backend> ConditionalGenerator<B> {
         scale: f32,
     ) -> Result<VaeLoss<B>> {
         let (mu, logvar) = self.posterior(tasks)?;
-        let z = mu.clone() + eps * (logvar.clone() * 0.5).exp() * scale;
-        Ok(VaeLoss {
-            reconstruction: self.decoder.loss(z, graphs)?,
-            kl: kl_divergence(mu, logvar),
-        })
+        vae_loss(&self.decoder, graphs, mu, logvar, eps, scale)
     }
 
     /// One graph per task, decoded from `z = μ`.

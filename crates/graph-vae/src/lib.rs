@@ -37,4 +37,4 @@ pub use generator::{ConditionalGenerator, ConditionalGeneratorConfig};
 pub use graph::{GraphSpace, Mbv3Invalid, Mbv3Space, Nb201Invalid, Nb201Space, TypedGraph};
 pub use quality::{check_all, report, Decoded, SampleReport};
 pub use train::{fit, EpochStats, TrainConfig};
-pub use vae::{GraphVae, GraphVaeConfig, VaeLoss};
+pub use vae::{vae_loss, GraphVae, GraphVaeConfig, VaeLoss};
