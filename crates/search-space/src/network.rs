@@ -27,7 +27,8 @@
 //!
 //! Files: [`buffer`](Buffer) (non-trainable state), [`batch_norm`](BatchNorm2d),
 //! [`ops`](EdgeOp) (the five cell ops), [`cell`](Nb201Cell), [`reduction`](ResidualBlock),
-//! [`model`](Nb201Network), and `init` (seeded initialisation).
+//! [`model`](Nb201Network), `init` (seeded initialisation), and [`supernet`] (the
+//! weight-sharing network with every op on every edge, for BASE and GDAS-style search).
 
 mod batch_norm;
 mod buffer;
@@ -37,6 +38,7 @@ pub mod init;
 mod model;
 mod ops;
 mod reduction;
+pub mod supernet;
 
 pub use batch_norm::{BatchNorm2d, BatchNorm2dConfig, BnMode};
 pub use buffer::Buffer;
@@ -47,6 +49,7 @@ pub use model::{Nb201Network, Nb201NetworkConfig, NetworkConfigError};
 pub(crate) use ops::pointwise_conv;
 pub use ops::{AvgPool3x3, EdgeOp, Identity, ReluConvBn, ReluConvBnConfig};
 pub use reduction::{ResidualBlock, ResidualBlockConfig};
+pub use supernet::{EdgeWeights, Nb201Supernet, Nb201SupernetConfig};
 
 #[cfg(test)]
 mod tests;

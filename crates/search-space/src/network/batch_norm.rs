@@ -157,6 +157,19 @@ impl<B: Backend> BatchNorm2d<B> {
 /// Reduces the contiguous `height·width` axis first, then the small batch axis: no dimension
 /// swaps, no broadcasts over the full tensor. The variance is `E[x²] − E[x]²` (clamped at 0),
 /// which is accurate for the roughly normalised activations of a BN network.
+/// Batch normalisation without affine parameters or running statistics: every call normalises
+/// with the batch's own mean and (biased) variance, as the mixed ops of DARTS-style supernets
+/// do (`BatchNorm2d(affine=False, track_running_stats=False)`).
+///
+/// - `input`: `[batch, channels, height, width]`, more than one value per channel
+/// - output: `[batch, channels, height, width]`
+pub(crate) fn normalize_batch<B: Backend>(input: Tensor<B, 4>, epsilon: f64) -> Tensor<B, 4> {
+    let (mean, var) = batch_statistics(input.clone());
+    let scale = (var + epsilon).sqrt().recip();
+    let shift = mean.neg() * scale.clone();
+    apply_per_channel(input, scale, shift)
+}
+
 fn batch_statistics<B: Backend>(input: Tensor<B, 4>) -> (Tensor<B, 1>, Tensor<B, 1>) {
     let [batch, channels, height, width] = input.dims();
     let flat = input.reshape([batch, channels, height * width]);
