@@ -312,12 +312,7 @@ pub fn database_plan_v2(panel: Vec<Nb201Arch>) -> Plan {
         groups: vec![
             // 20 training images per class, not 100 (session 8): as reliable on the pilot's
             // ten panel cells at a third of the cost per run; see docs/database.md.
-            test(
-                "test/mnist",
-                SourceSpec::MnistJson,
-                gray,
-                (10, 20, 750, 16),
-            ),
+            test("test/mnist", SourceSpec::MnistJson, gray, (10, 20, 750, 16)),
             test(
                 "test/glyphs-georgian",
                 meta_test_glyphs(georgian),
