@@ -11,6 +11,7 @@ pub use model_zoo;
 pub use search_space;
 pub use set_encoder;
 
+pub mod base;
 pub mod budget;
 pub mod error;
 pub mod evaluate;
