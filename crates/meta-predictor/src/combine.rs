@@ -138,29 +138,22 @@ fn rank_columns(scores: &[Vec<f64>], d: usize) -> Vec<Vec<f64>> {
     out
 }
 
-/// Ranks (ties averaged; NaN and −∞ lowest) scaled to [−½, ½]; all zero for one value.
+/// Ranks (ties averaged; NaN and −∞ lowest, tied with each other) scaled to [−½, ½]; all zero
+/// for one value.
 fn centred_ranks(v: &[f64]) -> Vec<f64> {
     let n = v.len();
     if n < 2 {
         return vec![0.0; n];
     }
-    let key = |x: f64| if x.is_nan() { f64::NEG_INFINITY } else { x };
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| key(v[a]).total_cmp(&key(v[b])));
-    let mut ranks = vec![0.0; n];
-    let mut i = 0;
-    while i < n {
-        let mut j = i;
-        while j + 1 < n && key(v[order[j + 1]]) == key(v[order[i]]) {
-            j += 1;
-        }
-        let r = (i + j) as f64 / 2.0;
-        for &o in &order[i..=j] {
-            ranks[o] = r / (n - 1) as f64 - 0.5;
-        }
-        i = j + 1;
-    }
-    ranks
+    // A failed score (NaN) counts as the worst possible one, −∞.
+    let v: Vec<f64> = v
+        .iter()
+        .map(|&x| if x.is_nan() { f64::NEG_INFINITY } else { x })
+        .collect();
+    crate::metrics::ranks(&v)
+        .into_iter()
+        .map(|r| (r - 1.0) / (n - 1) as f64 - 0.5)
+        .collect()
 }
 
 /// Solves the symmetric positive definite system `a x = b` (Gaussian elimination with partial

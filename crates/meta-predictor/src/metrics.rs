@@ -3,55 +3,12 @@
 //! Every function takes parallel slices (`pred[i]` is the score of the item whose true value is
 //! `truth[i]`) and returns `None` where the metric is undefined (fewer than two items, a
 //! constant input, mismatched lengths, a NaN), never a panic.
+//!
+//! The correlations and [`ranks`] are the workspace's one implementation, in
+//! [`model_zoo::stats`] (which documents the NaN and tie contract), re-exported here; this module
+//! adds the top-k metrics.
 
-/// Pearson's linear correlation.
-pub fn pearson(pred: &[f64], truth: &[f64]) -> Option<f64> {
-    if !comparable(pred, truth) {
-        return None;
-    }
-    let n = pred.len() as f64;
-    let (mp, mt) = (pred.iter().sum::<f64>() / n, truth.iter().sum::<f64>() / n);
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (&p, &t) in pred.iter().zip(truth) {
-        sxy += (p - mp) * (t - mt);
-        sxx += (p - mp) * (p - mp);
-        syy += (t - mt) * (t - mt);
-    }
-    (sxx > 0.0 && syy > 0.0).then(|| (sxy / (sxx * syy).sqrt()).clamp(-1.0, 1.0))
-}
-
-/// Spearman's rank correlation (Pearson on ranks; tied values share their mean rank).
-pub fn spearman(pred: &[f64], truth: &[f64]) -> Option<f64> {
-    if !comparable(pred, truth) {
-        return None;
-    }
-    pearson(&ranks(pred), &ranks(truth))
-}
-
-/// Kendall's τ-b (accounts for ties in either input).
-pub fn kendall_tau(pred: &[f64], truth: &[f64]) -> Option<f64> {
-    if !comparable(pred, truth) {
-        return None;
-    }
-    let n = pred.len();
-    let (mut concordant, mut discordant, mut ties_p, mut ties_t) = (0i64, 0i64, 0i64, 0i64);
-    for i in 0..n {
-        for j in i + 1..n {
-            let dp = pred[i] - pred[j];
-            let dt = truth[i] - truth[j];
-            match (dp == 0.0, dt == 0.0) {
-                (true, true) => {}
-                (true, false) => ties_p += 1,
-                (false, true) => ties_t += 1,
-                (false, false) if (dp > 0.0) == (dt > 0.0) => concordant += 1,
-                (false, false) => discordant += 1,
-            }
-        }
-    }
-    let (c, d) = (concordant as f64, discordant as f64);
-    let denom = ((c + d + ties_p as f64) * (c + d + ties_t as f64)).sqrt();
-    (denom > 0.0).then(|| (c - d) / denom)
-}
+pub use model_zoo::stats::{kendall_tau, pearson, ranks, spearman};
 
 /// Indices of the `k` highest scores, best first (ties broken by index).
 pub fn top_k(scores: &[f64], k: usize) -> Vec<usize> {
@@ -86,32 +43,9 @@ pub fn regret_at_k(pred: &[f64], truth: &[f64], k: usize) -> Option<f64> {
     Some(best - picked)
 }
 
-/// Ranks from 1 (smallest) to n, ties sharing their mean rank.
-pub fn ranks(values: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..values.len()).collect();
-    idx.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
-    let mut out = vec![0.0; values.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && values[idx[j + 1]] == values[idx[i]] {
-            j += 1;
-        }
-        let rank = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &idx[i..=j] {
-            out[k] = rank;
-        }
-        i = j + 1;
-    }
-    out
-}
-
+/// At least one pair, equal lengths, no NaN (a constant side is fine for top-k).
 fn comparable_allow_constant(pred: &[f64], truth: &[f64]) -> bool {
     !pred.is_empty() && pred.len() == truth.len() && pred.iter().chain(truth).all(|v| !v.is_nan())
-}
-
-fn comparable(pred: &[f64], truth: &[f64]) -> bool {
-    pred.len() >= 2 && comparable_allow_constant(pred, truth)
 }
 
 #[cfg(test)]
@@ -173,6 +107,74 @@ mod tests {
             let mapped: Vec<f64> = v.iter().map(|x| x.exp() * 3.0 + 1.0).collect();
             prop_assert_eq!(spearman(&v, t), spearman(&mapped, t));
             prop_assert_eq!(kendall_tau(&v, t), kendall_tau(&mapped, t));
+        }
+
+        /// The rank-statistics contract of `model_zoo::stats` on data with many ties (small
+        /// integers): ranks are a tie-averaged permutation of 1..=n; a strictly increasing map
+        /// of either side leaves Spearman and Kendall unchanged (exactly: only ranks matter);
+        /// the statistics are symmetric; a decreasing map flips their sign; constant sides are
+        /// `None`.
+        #[test]
+        fn rank_statistics_contract_with_ties(
+            pairs in proptest::collection::vec((-4i32..4, -4i32..4), 2..40),
+        ) {
+            let x: Vec<f64> = pairs.iter().map(|p| f64::from(p.0)).collect();
+            let y: Vec<f64> = pairs.iter().map(|p| f64::from(p.1)).collect();
+            let n = x.len();
+            let r = ranks(&x);
+            prop_assert_eq!(r.iter().sum::<f64>(), (n * (n + 1)) as f64 / 2.0);
+            for i in 0..n {
+                for j in 0..n {
+                    prop_assert_eq!(x[i] < x[j], r[i] < r[j]);
+                    prop_assert_eq!(x[i] == x[j], r[i] == r[j]);
+                }
+            }
+            let up = |v: &[f64]| v.iter().map(|a| a * a * a + 2.0 * a).collect::<Vec<f64>>();
+            let down = |v: &[f64]| v.iter().map(|a| (-a / 3.0).exp()).collect::<Vec<f64>>();
+            for f in [spearman, kendall_tau] {
+                let rho = f(&x, &y);
+                prop_assert_eq!(rho, f(&up(&x), &y));
+                prop_assert_eq!(rho, f(&x, &up(&y)));
+                prop_assert_eq!(rho, f(&y, &x));
+                let flipped = f(&down(&x), &y);
+                prop_assert_eq!(rho.is_some(), flipped.is_some());
+                if let (Some(a), Some(b)) = (rho, flipped) {
+                    prop_assert!((a + b).abs() < 1e-12, "{} vs {}", a, b);
+                    prop_assert!((-1.0..=1.0).contains(&a));
+                }
+                let constant = x.iter().all(|&v| v == x[0]) || y.iter().all(|&v| v == y[0]);
+                prop_assert_eq!(rho.is_none(), constant);
+            }
+            let distinct = x.iter().any(|&v| v != x[0]);
+            for f in [pearson, spearman, kendall_tau] {
+                prop_assert_eq!(f(&x, &x).map(|r| (r - 1.0).abs() < 1e-12), distinct.then_some(true));
+            }
+        }
+
+        /// A NaN anywhere makes every correlation `None` (never NaN, never a number), and ranks
+        /// put NaN lowest, tied, whatever the NaN's sign.
+        #[test]
+        fn nan_contract(
+            v in proptest::collection::vec(-1e3f64..1e3, 2..30),
+            t in proptest::collection::vec(-1e3f64..1e3, 30),
+            at in 0usize..30,
+            negative in any::<bool>(),
+        ) {
+            let t = &t[..v.len()];
+            let nan = if negative { -f64::NAN } else { f64::NAN };
+            let mut with_nan = v.clone();
+            with_nan[at % v.len()] = nan;
+            for f in [pearson, spearman, kendall_tau] {
+                prop_assert_eq!(f(&with_nan, t), None);
+                prop_assert_eq!(f(t, &with_nan), None);
+            }
+            let mut two_nans = with_nan.clone();
+            two_nans.push(-nan);
+            let r = ranks(&two_nans);
+            let (i, j) = (at % v.len(), two_nans.len() - 1);
+            prop_assert_eq!(r[i], 1.5);
+            prop_assert_eq!(r[j], 1.5);
+            prop_assert!(r.iter().enumerate().all(|(k, &rank)| k == i || k == j || rank > 2.0));
         }
     }
 }

@@ -1113,10 +1113,9 @@ fn agreement(tasks: &[TaskData], panel: &BTreeSet<usize>, min_shared: usize) -> 
             if x.len() < min_shared.max(3) {
                 continue;
             }
-            let rho = spearman(&x, &y);
-            if rho.is_nan() {
+            let Some(rho) = spearman(&x, &y) else {
                 continue;
-            }
+            };
             let (ga, gb) = (gi[tasks[a].group], gi[tasks[b].group]);
             if ga == gb {
                 within.push(rho);

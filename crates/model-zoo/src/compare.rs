@@ -46,7 +46,8 @@ pub struct GroupComparison {
     /// `√2 · σ_seed` of build A: the standard deviation of the difference between two seeds of
     /// one (task, cell), pooled over A's cells with at least two seeds (NaN without any).
     pub sd_seed_pair: f64,
-    /// Spearman between A and B over the matched runs.
+    /// Spearman between A and B over the matched runs (NaN below three, or when either side is
+    /// constant).
     pub spearman_ab: f64,
     /// Spearman between consecutive seeds of A over the same (task, cell) (NaN without any).
     pub spearman_seeds: f64,
@@ -168,12 +169,12 @@ pub fn compare(a: &[RunRecord], b: &[RunRecord]) -> Comparison {
                 },
                 sd_seed_pair: (2.0 * sigma2).sqrt(),
                 spearman_ab: if xs.len() >= 3 {
-                    spearman(&xs, &ys)
+                    spearman(&xs, &ys).unwrap_or(f64::NAN)
                 } else {
                     f64::NAN
                 },
                 spearman_seeds: if s0.len() >= 3 {
-                    spearman(&s0, &s1)
+                    spearman(&s0, &s1).unwrap_or(f64::NAN)
                 } else {
                     f64::NAN
                 },

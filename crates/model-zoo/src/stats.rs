@@ -6,6 +6,7 @@
 //! With `r` = (true spread across archs) / (one seed's std), a record averaging `k` seeds has
 //! SNR ≈ √(k·r² + 1), so `k = (SNR² − 1) / r²` seeds reach a target SNR.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use search_space::Nb201Arch;
@@ -30,15 +31,29 @@ pub fn variance(x: &[f64]) -> f64 {
     x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() - 1) as f64
 }
 
-/// Ranks with ties averaged (1-based).
+/// Ranks from 1 (smallest) to n, tied values sharing their mean rank (`[3, 1, 3]` → `[2.5, 1,
+/// 2.5]`).
+///
+/// NaN values rank below every number, tied with each other, whatever their sign bit (a NaN
+/// computed on x86 is negative, `f64::NAN` positive: ordering them by [`f64::total_cmp`] alone
+/// would put one first and the other last). So a failed score ranks as the worst.
+/// `-0.0` and `0.0` are tied.
 pub fn ranks(x: &[f64]) -> Vec<f64> {
+    // NaN first (as equal), then the numbers in order.
+    let cmp = |a: f64, b: f64| match (a.is_nan(), b.is_nan()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+        (false, false) => a.total_cmp(&b),
+    };
+    let tied = |a: f64, b: f64| (a.is_nan() && b.is_nan()) || a == b;
     let mut order: Vec<usize> = (0..x.len()).collect();
-    order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    order.sort_by(|&a, &b| cmp(x[a], x[b]));
     let mut out = vec![0.0; x.len()];
     let mut i = 0;
     while i < order.len() {
         let mut j = i;
-        while j + 1 < order.len() && x[order[j + 1]] == x[order[i]] {
+        while j + 1 < order.len() && tied(x[order[j + 1]], x[order[i]]) {
             j += 1;
         }
         let rank = (i + j) as f64 / 2.0 + 1.0;
@@ -50,18 +65,90 @@ pub fn ranks(x: &[f64]) -> Vec<f64> {
     out
 }
 
-/// Pearson correlation (NaN when either side is constant).
-pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
-    let (mx, my) = (mean(x), mean(y));
-    let cov: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
-    let vx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
-    let vy: f64 = y.iter().map(|b| (b - my).powi(2)).sum();
-    cov / (vx * vy).sqrt()
+/// Pearson's linear correlation of the pairs `(x[i], y[i])`, in `[−1, 1]`.
+///
+/// The correlations ([`pearson`], [`spearman`], [`kendall_tau`]) share one contract: `None`
+/// where the statistic is undefined — fewer than two pairs, slices of different lengths, a NaN
+/// on either side, or either side constant (for Pearson also infinite values, whose deviations
+/// are undefined) — never NaN, never a panic. Callers that report undefined values as NaN write
+/// `.unwrap_or(f64::NAN)`.
+///
+/// ```
+/// use model_zoo::stats::pearson;
+/// assert_eq!(pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]), Some(1.0));
+/// assert_eq!(pearson(&[1.0, 2.0, 3.0], &[5.0, 5.0, 5.0]), None); // constant
+/// assert_eq!(pearson(&[1.0, f64::NAN], &[1.0, 2.0]), None);
+/// ```
+pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
+    if !comparable(x, y) {
+        return None;
+    }
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (&a, &b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    let r = sxy / (sxx * syy).sqrt();
+    (sxx > 0.0 && syy > 0.0 && r.is_finite()).then(|| r.clamp(-1.0, 1.0))
 }
 
-/// Spearman rank correlation.
-pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+/// Spearman's rank correlation: [`pearson`] of the [`ranks`] (ties share their mean rank), with
+/// the correlations' `None` contract (see [`pearson`]); infinite values are ranked like any
+/// other.
+///
+/// ```
+/// use model_zoo::stats::spearman;
+/// // any increasing map of the data keeps ρ = 1
+/// assert_eq!(spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 25.0, 1e9]), Some(1.0));
+/// assert_eq!(spearman(&[1.0, 2.0], &[1.0]), None); // lengths differ
+/// ```
+pub fn spearman(x: &[f64], y: &[f64]) -> Option<f64> {
+    if !comparable(x, y) {
+        return None;
+    }
     pearson(&ranks(x), &ranks(y))
+}
+
+/// Kendall's τ-b, which accounts for ties on either side, with the correlations' `None`
+/// contract (see [`pearson`]). O(n²) pairs.
+///
+/// ```
+/// use model_zoo::stats::kendall_tau;
+/// // 8 concordant and 2 discordant pairs of 5 items
+/// let tau = kendall_tau(&[1.0, 2.0, 3.0, 4.0, 5.0], &[2.0, 1.0, 4.0, 3.0, 5.0]).unwrap();
+/// assert!((tau - 0.6).abs() < 1e-12);
+/// ```
+pub fn kendall_tau(x: &[f64], y: &[f64]) -> Option<f64> {
+    if !comparable(x, y) {
+        return None;
+    }
+    let n = x.len();
+    let (mut concordant, mut discordant, mut ties_x, mut ties_y) = (0u64, 0u64, 0u64, 0u64);
+    for i in 0..n {
+        for j in i + 1..n {
+            // No NaN here (`comparable`), so `partial_cmp` is total; equal infinities tie.
+            let dx = x[i].partial_cmp(&x[j])?;
+            let dy = y[i].partial_cmp(&y[j])?;
+            match (dx, dy) {
+                (Ordering::Equal, Ordering::Equal) => {}
+                (Ordering::Equal, _) => ties_x += 1,
+                (_, Ordering::Equal) => ties_y += 1,
+                (a, b) if a == b => concordant += 1,
+                _ => discordant += 1,
+            }
+        }
+    }
+    let (c, d) = (concordant as f64, discordant as f64);
+    let denom = ((c + d + ties_x as f64) * (c + d + ties_y as f64)).sqrt();
+    (denom > 0.0).then(|| (c - d) / denom)
+}
+
+/// At least two pairs, equal lengths, no NaN: the inputs every correlation needs.
+fn comparable(x: &[f64], y: &[f64]) -> bool {
+    x.len() >= 2 && x.len() == y.len() && x.iter().chain(y).all(|v| !v.is_nan())
 }
 
 /// Signal and noise of one task's runs.
@@ -248,7 +335,7 @@ pub fn split_half_even_odd(items: &[&[f64]]) -> f64 {
     if a.len() < 3 {
         return f64::NAN;
     }
-    spearman(&a, &b)
+    spearman(&a, &b).unwrap_or(f64::NAN)
 }
 
 /// Split-half reliability averaged over `splits` random splits: each split shuffles every item's
@@ -256,7 +343,9 @@ pub fn split_half_even_odd(items: &[&[f64]]) -> f64 {
 /// an odd value out is left out), by Spearman across items. Items with fewer than two values are
 /// left out; NaN below three items or when every split is degenerate.
 pub fn split_half_random<R: rand::Rng>(items: &[&[f64]], splits: usize, rng: &mut R) -> f64 {
-    random_halves(items, splits, rng, spearman)
+    random_halves(items, splits, rng, |a, b| {
+        spearman(a, b).unwrap_or(f64::NAN)
+    })
 }
 
 /// Split-half reliability within the top half, averaged over random splits: in each split, the
@@ -279,7 +368,7 @@ pub fn split_half_random_top<R: rand::Rng>(items: &[&[f64]], splits: usize, rng:
         if x.len() < 3 {
             f64::NAN
         } else {
-            spearman(&x, &y)
+            spearman(&x, &y).unwrap_or(f64::NAN)
         }
     };
     random_halves(items, splits, rng, |a, b| (top(a, b) + top(b, a)) / 2.0)
@@ -411,13 +500,69 @@ mod tests {
     #[test]
     fn spearman_of_monotone_data_is_one() {
         let x = [1.0, 2.0, 3.0, 4.0];
-        assert!((spearman(&x, &[10.0, 20.0, 25.0, 100.0]) - 1.0).abs() < 1e-12);
-        assert!((spearman(&x, &[4.0, 3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+        assert!((spearman(&x, &[10.0, 20.0, 25.0, 100.0]).unwrap() - 1.0).abs() < 1e-12);
+        assert!((spearman(&x, &[4.0, 3.0, 2.0, 1.0]).unwrap() + 1.0).abs() < 1e-12);
     }
 
     #[test]
     fn ties_share_a_rank() {
         assert_eq!(ranks(&[3.0, 1.0, 3.0]), vec![2.5, 1.0, 2.5]);
+        assert_eq!(ranks(&[3.0, 1.0, 3.0, 2.0]), vec![3.5, 1.0, 3.5, 2.0]);
+        assert_eq!(ranks(&[0.0, -0.0, 1.0]), vec![1.5, 1.5, 3.0]);
+        assert_eq!(ranks(&[]), Vec::<f64>::new());
+    }
+
+    #[test]
+    fn nan_ranks_lowest_whatever_its_sign() {
+        let negative_nan = -f64::NAN;
+        assert!(negative_nan.is_sign_negative());
+        assert_eq!(
+            ranks(&[2.0, f64::NAN, f64::NEG_INFINITY, negative_nan]),
+            vec![4.0, 1.5, 3.0, 1.5]
+        );
+    }
+
+    #[test]
+    fn correlations_of_known_data() {
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let b = [2.0, 1.0, 4.0, 3.0, 5.0];
+        assert!((pearson(&a, &b).unwrap() - 0.8).abs() < 1e-12);
+        assert!((spearman(&a, &b).unwrap() - 0.8).abs() < 1e-12);
+        // 8 concordant, 2 discordant pairs.
+        assert!((kendall_tau(&a, &b).unwrap() - 0.6).abs() < 1e-12);
+        // τ-b with ties on both sides: pairs (0,1) tie in x, (2,3) tie in y, the other 4 are
+        // concordant: 4 / √((4 + 1) · (4 + 1)) = 0.8.
+        let tau = kendall_tau(&[1.0, 1.0, 2.0, 3.0], &[1.0, 2.0, 3.0, 3.0]).unwrap();
+        assert!((tau - 0.8).abs() < 1e-12, "{tau}");
+        // infinities are ordinary ranks for the rank statistics; equal infinities tie
+        let inf = f64::INFINITY;
+        assert_eq!(spearman(&[1.0, inf, 2.0], &[1.0, 3.0, 2.0]), Some(1.0));
+        assert_eq!(kendall_tau(&[inf, inf, 1.0], &[2.0, 2.0, 1.0]), Some(1.0));
+        assert_eq!(pearson(&[1.0, inf, 2.0], &[1.0, 3.0, 2.0]), None);
+    }
+
+    #[test]
+    fn undefined_correlations_are_none() {
+        for f in [pearson, spearman, kendall_tau] {
+            assert_eq!(f(&[1.0], &[1.0]), None, "one pair");
+            assert_eq!(f(&[], &[]), None, "no pair");
+            assert_eq!(f(&[1.0, 1.0], &[1.0, 2.0]), None, "constant x");
+            assert_eq!(f(&[1.0, 2.0], &[3.0, 3.0]), None, "constant y");
+            assert_eq!(f(&[1.0, 2.0], &[1.0]), None, "lengths differ");
+            assert_eq!(f(&[f64::NAN, 1.0, 2.0], &[1.0, 2.0, 3.0]), None, "NaN in x");
+            assert_eq!(
+                f(&[1.0, 2.0, 3.0], &[1.0, -f64::NAN, 3.0]),
+                None,
+                "NaN in y"
+            );
+        }
+    }
+
+    #[test]
+    fn split_half_of_constant_halves_is_nan() {
+        // every item's halves agree but the half means are constant across items: ρ undefined
+        let flat: [&[f64]; 3] = [&[1.0, 1.0], &[1.0, 1.0], &[1.0, 1.0]];
+        assert!(split_half_even_odd(&flat).is_nan());
     }
 
     #[test]

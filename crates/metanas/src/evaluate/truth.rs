@@ -272,12 +272,12 @@ impl SetTruth {
             return None;
         }
         let (x, y): (Vec<f64>, Vec<f64>) = pairs.iter().copied().unzip();
-        let rho = spearman(&x, &y);
+        let rho = spearman(&x, &y).unwrap_or(f64::NAN);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let replicates: Vec<f64> =
             model_zoo::stats::bootstrap(pairs.len(), bootstrap, &mut rng, |idx| {
                 let (bx, by): (Vec<f64>, Vec<f64>) = idx.iter().map(|&i| pairs[i]).unzip();
-                spearman(&bx, &by)
+                spearman(&bx, &by).unwrap_or(f64::NAN)
             });
         let (lo, hi) = percentile_interval(&replicates, 0.95);
         Some(RankAgreement {
@@ -356,7 +356,7 @@ pub struct RegretEstimate {
 /// Rank agreement of a method's scores with the measured panel.
 #[derive(Clone, Debug, Serialize)]
 pub struct RankAgreement {
-    /// Spearman between the scores and the cell means.
+    /// Spearman between the scores and the cell means (NaN when either side is constant).
     pub spearman: f64,
     /// 95% percentile interval from resampling the cells.
     pub interval: (f64, f64),

@@ -358,7 +358,7 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("|---|---|---|---|---|---|---|---|---|---|---|");
             for ((group, _), runs) in &tasks {
                 let Some(s) = task_signal(runs) else { continue };
-                let rho = bench.as_ref().map(|b| {
+                let rho = bench.as_ref().and_then(|b| {
                     let (ours, theirs): (Vec<f64>, Vec<f64>) = s
                         .per_arch
                         .iter()
