@@ -1,8 +1,14 @@
-//! Training throughput of the NB201 network on the flex CPU backend, and in the same run the
-//! backend's conv2d forward + backward speed next to its matmul speed, so the gap to the
-//! machine's peak (matmul is about the peak) is visible.
+//! Training throughput of the NB201 network, and in the same run the backend's conv2d
+//! forward + backward speed next to its matmul speed, so the gap to the machine's peak (matmul
+//! is about the peak) is visible.
 //!
 //! `cargo bench -p metanas --bench training`
+//!
+//! The backend is `$METANAS_DEVICE` (`metanas::device`: cpu, wgpu, wgpu:N, cuda, cuda:N; default
+//! cpu, the flex backend), e.g. `METANAS_DEVICE=cuda cargo bench -p metanas --features cuda
+//! --bench training`; on another backend the group names end in ` (<device>)` so its results do
+//! not overwrite the CPU baseline. Every timed iteration ends with `Backend::sync` (a no-op on
+//! flex), so an asynchronous GPU backend is timed to completion, not to submission.
 //!
 //! Groups and how to read them:
 //! - `train_mini`: one SGD (Nesterov) step, cross-entropy, batch 64, 1×16×16 inputs, C = 8,
@@ -23,19 +29,18 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use burn::backend::{Autodiff, Flex};
 use burn::nn::loss::CrossEntropyLoss;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Distribution, Int, Tensor};
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
+use metanas::device::{dispatch, DeviceSpec, WithBackend};
 use metanas::search_space::{Nb201Arch, Nb201NetworkConfig};
-
-type B = Autodiff<Flex>;
 
 const BATCH: usize = 64;
 const CLASSES: usize = 10;
@@ -77,9 +82,61 @@ const OFFICIAL: NetShape = NetShape {
     cells_per_stage: 5,
 };
 
+/// Which benchmark group a [`Bench`] runs.
+#[derive(Clone, Copy)]
+enum Group {
+    Kernels,
+    TrainMini,
+    TrainOfficial,
+}
+
+/// One benchmark group, handed to [`dispatch`] to run on the backend `$METANAS_DEVICE` names.
+struct Bench<'a> {
+    c: &'a mut Criterion,
+    spec: DeviceSpec,
+    group: Group,
+}
+
+impl WithBackend for Bench<'_> {
+    type Output = ();
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) {
+        match self.group {
+            Group::Kernels => kernels_on::<B>(self.c, self.spec, &device),
+            Group::TrainMini => train_steps::<B>(self.c, &MINI, false, self.spec, &device),
+            Group::TrainOfficial => train_steps::<B>(self.c, &OFFICIAL, true, self.spec, &device),
+        }
+    }
+}
+
+fn on_device(c: &mut Criterion, group: Group) {
+    // Display, not Debug: the error names the fix (a feature to build with, the specs).
+    let spec = DeviceSpec::from_env().unwrap_or_else(|e| panic!("{e}"));
+    dispatch(&spec, Bench { c, spec, group }).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// `name` on the CPU, `name (device)` on any other device.
+fn label(name: &str, spec: DeviceSpec) -> String {
+    if spec == DeviceSpec::Cpu {
+        name.to_string()
+    } else {
+        format!("{name} ({spec})")
+    }
+}
+
+/// Waits for the device to finish (a no-op on flex).
+fn sync<B: Backend>(device: &B::Device) {
+    B::sync(device).expect("the device finishes its work");
+}
+
 /// One SGD step per iteration at `shape`, for each cell of [`ARCHS`].
-fn train_steps(c: &mut Criterion, shape: &NetShape, flat: bool) {
-    let device = Default::default();
+fn train_steps<B: AutodiffBackend>(
+    c: &mut Criterion,
+    shape: &NetShape,
+    flat: bool,
+    spec: DeviceSpec,
+    device: &B::Device,
+) {
     let images = Tensor::<B, 4>::random(
         [
             BATCH,
@@ -88,13 +145,13 @@ fn train_steps(c: &mut Criterion, shape: &NetShape, flat: bool) {
             shape.resolution,
         ],
         Distribution::Normal(0.0, 1.0),
-        &device,
+        device,
     );
     let labels: Vec<i64> = (0..BATCH as i64).map(|i| i % CLASSES as i64).collect();
-    let labels = Tensor::<B, 1, Int>::from_data(labels.as_slice(), &device);
-    let loss_fn = CrossEntropyLoss::new(None, &device);
+    let labels = Tensor::<B, 1, Int>::from_data(labels.as_slice(), device);
+    let loss_fn = CrossEntropyLoss::new(None, device);
 
-    let mut group = c.benchmark_group(shape.group);
+    let mut group = c.benchmark_group(label(shape.group, spec));
     group.throughput(Throughput::Elements(BATCH as u64));
     if flat {
         group.sampling_mode(SamplingMode::Flat);
@@ -108,7 +165,7 @@ fn train_steps(c: &mut Criterion, shape: &NetShape, flat: bool) {
             .with_num_classes(CLASSES)
             .with_resolution(shape.resolution)
             .with_seed(0)
-            .init::<B>(&device);
+            .init::<B>(device);
         let mut optim = SgdConfig::new()
             .with_momentum(Some(
                 MomentumConfig::new()
@@ -123,6 +180,7 @@ fn train_steps(c: &mut Criterion, shape: &NetShape, flat: bool) {
                 let loss = loss_fn.forward(logits, labels.clone());
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 model = optim.step(0.01, model.clone(), grads);
+                sync::<B>(device);
             })
         });
     }
@@ -130,29 +188,36 @@ fn train_steps(c: &mut Criterion, shape: &NetShape, flat: bool) {
 }
 
 fn train_mini(c: &mut Criterion) {
-    train_steps(c, &MINI, false);
+    on_device(c, Group::TrainMini);
 }
 
 fn train_official(c: &mut Criterion) {
-    train_steps(c, &OFFICIAL, true);
+    on_device(c, Group::TrainOfficial);
+}
+
+fn kernels(c: &mut Criterion) {
+    on_device(c, Group::Kernels);
 }
 
 /// conv2d forward, conv2d forward + backward and matmul, with FLOPs as the throughput.
-fn kernels(c: &mut Criterion) {
-    let device = Default::default();
+fn kernels_on<B: AutodiffBackend>(c: &mut Criterion, spec: DeviceSpec, device: &B::Device) {
     let [n, cin, h, w] = [64usize, 16, 32, 32];
     let cout = 16usize;
     let conv_fwd_flops = (2 * n * cout * h * w * cin * 9) as u64;
-    let x = Tensor::<B, 4>::random([n, cin, h, w], Distribution::Normal(0.0, 1.0), &device);
-    let weight = Tensor::<B, 4>::random([cout, cin, 3, 3], Distribution::Normal(0.0, 0.1), &device);
-    let r = Tensor::<B, 4>::random([n, cout, h, w], Distribution::Normal(0.0, 1.0), &device);
+    let x = Tensor::<B, 4>::random([n, cin, h, w], Distribution::Normal(0.0, 1.0), device);
+    let weight = Tensor::<B, 4>::random([cout, cin, 3, 3], Distribution::Normal(0.0, 0.1), device);
+    let r = Tensor::<B, 4>::random([n, cout, h, w], Distribution::Normal(0.0, 1.0), device);
     let options = || ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
 
-    let mut group = c.benchmark_group("kernels");
+    let mut group = c.benchmark_group(label("kernels", spec));
     group.throughput(Throughput::Elements(conv_fwd_flops));
     group.bench_function("conv3x3_fwd", |b| {
         let (x, weight) = (x.clone().inner(), weight.clone().inner());
-        b.iter(|| black_box(conv2d(x.clone(), weight.clone(), None, options())))
+        b.iter(|| {
+            let y = black_box(conv2d(x.clone(), weight.clone(), None, options()));
+            sync::<B::InnerBackend>(device);
+            y
+        })
     });
     group.throughput(Throughput::Elements(3 * conv_fwd_flops));
     group.bench_function("conv3x3_fwd_bwd", |b| {
@@ -163,16 +228,24 @@ fn kernels(c: &mut Criterion) {
                 None,
                 options(),
             );
-            black_box((y * r.clone()).sum().backward())
+            let grads = black_box((y * r.clone()).sum().backward());
+            sync::<B>(device);
+            grads
         })
     });
 
     let size = 1024usize;
-    let a = Tensor::<Flex, 2>::random([size, size], Distribution::Normal(0.0, 1.0), &device);
-    let m = Tensor::<Flex, 2>::random([size, size], Distribution::Normal(0.0, 1.0), &device);
+    let a =
+        Tensor::<B::InnerBackend, 2>::random([size, size], Distribution::Normal(0.0, 1.0), device);
+    let m =
+        Tensor::<B::InnerBackend, 2>::random([size, size], Distribution::Normal(0.0, 1.0), device);
     group.throughput(Throughput::Elements((2 * size * size * size) as u64));
     group.bench_function("matmul_1024", |b| {
-        b.iter(|| black_box(a.clone().matmul(m.clone())))
+        b.iter(|| {
+            let p = black_box(a.clone().matmul(m.clone()));
+            sync::<B::InnerBackend>(device);
+            p
+        })
     });
     group.finish();
 }

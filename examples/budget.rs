@@ -9,17 +9,21 @@
 //! from the database, drawn per repetition, so the curves cost seconds, not CPU-hours; the
 //! answer after k runs is judged by the mean of the cell's other seeds. Writes `budget.md`,
 //! `budget.json` and one plot per set (`budget-<set>.svg`, regret vs k with ± 1 SE bars).
+//! `--device cpu|wgpu[:N]|cuda[:N]` picks the backend MetaD2A scores on (default:
+//! `$METANAS_DEVICE`, else `cpu`); nothing is trained.
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use burn::backend::Flex;
+use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use datasets::DataPaths;
-use metanas::evaluate::{budget_curves, BudgetCurveOptions, MetaD2AInput, SetCurves};
+use metanas::device::{dispatch, DeviceSpec, WithBackend};
+use metanas::evaluate::{budget_curves, BudgetCurveOptions, BudgetCurves, MetaD2AInput, SetCurves};
 use metanas::MetaD2A;
 use model_zoo::analysis::parse_panel;
+use model_zoo::database::RunRecord;
 use plotters::prelude::*;
 use set_encoder::CnnExtractor;
 
@@ -50,6 +54,9 @@ struct Args {
     /// Seed of the draws and the methods.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Backend and device: cpu, wgpu, wgpu:N, cuda or cuda:N (default: $METANAS_DEVICE, else cpu).
+    #[arg(long)]
+    device: Option<DeviceSpec>,
 }
 
 /// Errors are printed for people (their `Display`, which names the fix), with a non-zero exit.
@@ -63,8 +70,53 @@ fn main() -> ExitCode {
     }
 }
 
+/// The curves, handed to [`dispatch`] to run on the chosen backend.
+struct Job<'a> {
+    args: &'a Args,
+    records: &'a [RunRecord],
+    panel: &'a [search_space::Nb201Arch],
+}
+
+impl WithBackend for Job<'_> {
+    type Output = Result<BudgetCurves, Box<dyn Error>>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let args = self.args;
+        let (model, extractor) = if args.no_metad2a {
+            (None, None)
+        } else {
+            (
+                Some(MetaD2A::<B::InnerBackend>::load(&args.bundle, &device)?),
+                Some(CnnExtractor::<B::InnerBackend>::pretrained(&device)?),
+            )
+        };
+        let metad2a = match (&model, &extractor) {
+            (Some(model), Some(extractor)) => Some(MetaD2AInput { model, extractor }),
+            _ => None,
+        };
+        let options = BudgetCurveOptions {
+            budgets: args.budgets.clone(),
+            repeats: args.repeats,
+            seed: args.seed,
+            ..BudgetCurveOptions::default()
+        };
+        Ok(budget_curves(
+            self.records,
+            self.panel,
+            &DataPaths::from_env(),
+            metad2a.as_ref(),
+            &options,
+            &mut |line| println!("{line}"),
+        )?)
+    }
+}
+
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let device = Default::default();
+    let device = match &args.device {
+        Some(device) => *device,
+        None => DeviceSpec::from_env()?,
+    };
+    device.check()?;
     let records = model_zoo::database::load(std::slice::from_ref(&args.store))?;
     let panel = parse_panel(&std::fs::read_to_string(&args.plan).map_err(|e| {
         format!(
@@ -72,32 +124,12 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
             args.plan.display()
         )
     })?)?;
-    let (model, extractor) = if args.no_metad2a {
-        (None, None)
-    } else {
-        (
-            Some(MetaD2A::<Flex>::load(&args.bundle, &device)?),
-            Some(CnnExtractor::<Flex>::pretrained(&device)?),
-        )
+    let job = Job {
+        args: &args,
+        records: &records,
+        panel: &panel,
     };
-    let metad2a = match (&model, &extractor) {
-        (Some(model), Some(extractor)) => Some(MetaD2AInput { model, extractor }),
-        _ => None,
-    };
-    let options = BudgetCurveOptions {
-        budgets: args.budgets.clone(),
-        repeats: args.repeats,
-        seed: args.seed,
-        ..BudgetCurveOptions::default()
-    };
-    let curves = budget_curves(
-        &records,
-        &panel,
-        &DataPaths::from_env(),
-        metad2a.as_ref(),
-        &options,
-        &mut |line| println!("{line}"),
-    )?;
+    let curves = dispatch(&device, job)??;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("creating {}: {e}", args.out.display()))?;
     let command: Vec<String> = std::env::args().skip(1).collect();

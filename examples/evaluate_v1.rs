@@ -10,6 +10,7 @@
 //! against baselines) and one predicted-vs-true scatter plot per dataset (`<name>.svg`).
 //! Picks outside a dataset's measured pool are trained with the database's protocol
 //! (`--train-seeds` seeds) so that every reported accuracy is measured, never predicted.
+//! `--device cpu|wgpu[:N]|cuda[:N]` picks the backend (default: `$METANAS_DEVICE`, else `cpu`).
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -17,13 +18,14 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use burn::backend::{Autodiff, Flex};
 use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use datasets::{DataPaths, Features, Task};
 use graph_vae::{GraphSpace, Nb201Space};
 use meta_predictor::metrics::{kendall_tau, pearson, precision_at_k, regret_at_k, spearman};
 use meta_predictor::{predict_examples, Example};
+use metanas::device::{dispatch, DeviceSpec, WithBackend};
 use metanas::metad2a::{MetaD2A, MetaData, MetaDataOptions, MetaTestSet, SearchOptions};
 use model_zoo::database::RunRecord;
 use plotters::prelude::*;
@@ -59,6 +61,9 @@ struct Args {
     /// Seed of searches and draws.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Backend and device: cpu, wgpu, wgpu:N, cuda or cuda:N (default: $METANAS_DEVICE, else cpu).
+    #[arg(long)]
+    device: Option<DeviceSpec>,
 }
 
 /// Regrets (pp) of one dataset's picks, and its search time.
@@ -126,13 +131,14 @@ fn scatter(path: &Path, title: &str, pred: &[f64], truth: &[f64]) -> Result<(), 
 }
 
 /// Measured accuracy (%) of `arch` on a dataset: the database's mean if measured, else trained
-/// now with the dataset's protocol over `seeds` seeds.
-fn measured(
+/// now with the dataset's protocol over `seeds` seeds on backend `B`.
+fn measured<B: AutodiffBackend>(
     set: &MetaTestSet,
     task: &Task,
     arch: Nb201Arch,
     seeds: u64,
     cache: &mut HashMap<(String, Nb201Arch), (f64, &'static str)>,
+    device: &B::Device,
 ) -> Result<(f64, &'static str), Box<dyn Error>> {
     if let Some(a) = set.truth.accuracy(&arch) {
         return Ok((a, "db"));
@@ -143,7 +149,7 @@ fn measured(
     }
     let mut sum = 0.0;
     for seed in 0..seeds {
-        let r = model_zoo::train_cpu(arch, task, &set.truth.protocol, seed)?;
+        let r = model_zoo::train::<B>(arch, task, &set.truth.protocol, seed, device)?;
         sum += 100.0 * r.test_accuracy.unwrap_or(0.0);
     }
     let v = (sum / seeds as f64, "trained");
@@ -163,8 +169,34 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let device = Default::default();
-    let extractor = CnnExtractor::<Flex>::pretrained(&device)?;
+    let device = match args.device {
+        Some(device) => device,
+        None => DeviceSpec::from_env()?,
+    };
+    // Fail before reading the database if the backend is missing.
+    device.check()?;
+    if device != DeviceSpec::Cpu {
+        println!("device: {device}");
+    }
+    dispatch(&device, Evaluate { args: &args })?
+}
+
+/// The whole evaluation, handed to [`dispatch`] to run on the chosen backend.
+struct Evaluate<'a> {
+    args: &'a Args,
+}
+
+impl WithBackend for Evaluate<'_> {
+    type Output = Result<(), Box<dyn Error>>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        evaluate::<B>(self.args, &device)
+    }
+}
+
+/// Inference on `B`'s inner backend; the ablation predictor and the picks train on `B`.
+fn evaluate<B: AutodiffBackend>(args: &Args, device: &B::Device) -> Result<(), Box<dyn Error>> {
+    let extractor = CnnExtractor::<B::InnerBackend>::pretrained(device)?;
     let paths: Vec<PathBuf> = args
         .database
         .iter()
@@ -172,7 +204,7 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
         .cloned()
         .collect();
     let records: Vec<RunRecord> = model_zoo::database::load(&paths)?;
-    let bundle = MetaD2A::<Flex>::load(&args.bundle, &device)?;
+    let bundle = MetaD2A::<B::InnerBackend>::load(&args.bundle, device)?;
     let data_paths = DataPaths::from_env();
     // The same split as meta-training (seed 0 unless the bundle says otherwise).
     let data = MetaData::from_records(
@@ -205,12 +237,12 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
         ..Default::default()
     };
     let ablation = meta_predictor::train(
-        ablation_config.try_init::<Autodiff<Flex>>(&device)?,
+        ablation_config.try_init::<B>(device)?,
         &features,
         &data.train,
         &data.valid,
         &train_config,
-        &device,
+        device,
         |_| {},
     )?;
     let ablation_model = ablation.model.valid();
@@ -244,7 +276,7 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
             20,
             1,
             args.seed,
-            &device,
+            device,
         )?
         .into_iter()
         .map(|y| norm.inverse(y))
@@ -322,28 +354,43 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
             set.truth.group, result.seconds, result.scored
         );
         let top1 = result.ranked[0].arch;
-        let (top1_acc, top1_src) =
-            measured(set, &task, top1, args.train_seeds, &mut trained_cache)?;
+        let (top1_acc, top1_src) = measured::<B>(
+            set,
+            &task,
+            top1,
+            args.train_seeds,
+            &mut trained_cache,
+            device,
+        )?;
         let mut best5 = (f64::NEG_INFINITY, "db");
         for c in &result.ranked {
-            let m = measured(set, &task, c.arch, args.train_seeds, &mut trained_cache)?;
+            let m = measured::<B>(
+                set,
+                &task,
+                c.arch,
+                args.train_seeds,
+                &mut trained_cache,
+                device,
+            )?;
             if m.0 > best5.0 {
                 best5 = m;
             }
         }
-        let ex = measured(
+        let ex = measured::<B>(
             set,
             &task,
             exhaustive.ranked[0].arch,
             args.train_seeds,
             &mut trained_cache,
+            device,
         )?;
-        let gb = measured(
+        let gb = measured::<B>(
             set,
             &task,
             global_best,
             args.train_seeds,
             &mut trained_cache,
+            device,
         )?;
         let best = set.truth.best();
         let random = set.truth.mean();

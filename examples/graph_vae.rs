@@ -9,6 +9,7 @@
 //! training and held-out cells; validity, uniqueness and novelty (vs. the training cells) of
 //! `--samples` graphs decoded stochastically from latents drawn from the prior N(0, I).
 //! Checkpoints go to `--checkpoint-dir` (default `target/graph-vae`); rerunning resumes.
+//! `--device cpu|wgpu[:N]|cuda[:N]` picks the backend (default: `$METANAS_DEVICE`, else `cpu`).
 
 use std::collections::HashSet;
 use std::error::Error;
@@ -16,19 +17,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use burn::backend::{Autodiff, Flex};
 use burn::module::AutodiffModule;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::Parser;
 use graph_vae::{
     check_all, fit, report, Decoding, GraphBatch, GraphSpace, GraphVae, GraphVaeConfig, Nb201Space,
     TrainConfig, TypedGraph,
 };
+use metanas::device::{dispatch, DeviceSpec, WithBackend};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use search_space::Nb201Arch;
-
-type B = Autodiff<Flex>;
 
 #[derive(Debug, Parser)]
 #[command(about = "Train the unconditional graph VAE on NAS-Bench-201")]
@@ -63,13 +63,19 @@ struct Args {
     /// Write the results as Markdown here.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Backend and device: cpu, wgpu, wgpu:N, cuda or cuda:N (default: $METANAS_DEVICE, else cpu).
+    #[arg(long)]
+    device: Option<DeviceSpec>,
 }
 
-fn accuracy(model: &GraphVae<Flex>, graphs: &[TypedGraph]) -> Result<f64, Box<dyn Error>> {
-    let device = Default::default();
+fn accuracy<B: Backend>(
+    model: &GraphVae<B>,
+    graphs: &[TypedGraph],
+    device: &B::Device,
+) -> Result<f64, Box<dyn Error>> {
     let mut exact = 0;
     for chunk in graphs.chunks(2048) {
-        let batch = GraphBatch::<Flex>::new(chunk, 7, 8, &device)?;
+        let batch = GraphBatch::<B>::new(chunk, 7, 8, device)?;
         let decoded = model.reconstruct(&batch)?;
         exact += decoded.iter().zip(chunk).filter(|(a, b)| a == b).count();
     }
@@ -88,7 +94,40 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let device = Default::default();
+    let device = match args.device {
+        Some(device) => device,
+        None => DeviceSpec::from_env()?,
+    };
+    device.check()?;
+    dispatch(
+        &device,
+        TrainVae {
+            args: &args,
+            spec: device,
+        },
+    )?
+}
+
+/// The whole run, handed to [`dispatch`] to run on the chosen backend.
+struct TrainVae<'a> {
+    args: &'a Args,
+    spec: DeviceSpec,
+}
+
+impl WithBackend for TrainVae<'_> {
+    type Output = Result<(), Box<dyn Error>>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        train_vae::<B>(self.args, self.spec, &device)
+    }
+}
+
+/// Train on `B`, then evaluate on its inner backend.
+fn train_vae<B: AutodiffBackend>(
+    args: &Args,
+    spec: DeviceSpec,
+    device: &B::Device,
+) -> Result<(), Box<dyn Error>> {
     let space = Nb201Space;
     let mut archs: Vec<Nb201Arch> = Nb201Arch::all().collect();
     archs.shuffle(&mut ChaCha8Rng::seed_from_u64(args.seed));
@@ -107,11 +146,11 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
         checkpoint_dir: Some(args.checkpoint_dir.clone()),
     };
     std::fs::create_dir_all(&args.checkpoint_dir)?;
-    let model: GraphVae<B> = GraphVaeConfig::new().with_seed(args.seed).init(&device);
+    let model: GraphVae<B> = GraphVaeConfig::new().with_seed(args.seed).init(device);
     let step = |m: &GraphVae<B>, idx: &[usize], rng: &mut ChaCha8Rng| {
         let graphs: Vec<TypedGraph> = idx.iter().map(|&i| train_graphs[i].clone()).collect();
-        let batch = GraphBatch::new(&graphs, 7, 8, &device)?;
-        let eps = graph_vae::vae::normal_noise(graphs.len(), m.latent_dim(), rng, &device);
+        let batch = GraphBatch::new(&graphs, 7, 8, device)?;
+        let eps = graph_vae::vae::normal_noise(graphs.len(), m.latent_dim(), rng, device);
         m.loss(&batch, eps, config.noise_scale)
     };
     let show = |s: &graph_vae::EpochStats| {
@@ -120,16 +159,16 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
             s.epoch, s.loss, s.types, s.edges, s.kl, s.seconds
         )
     };
-    let (model, history) = fit(model, train_graphs.len(), &config, &device, step, show)?;
+    let (model, history) = fit(model, train_graphs.len(), &config, device, step, show)?;
     // Wall time of all epochs, including those of earlier (resumed) runs.
     let train_secs: f64 = history.iter().map(|s| s.seconds).sum();
     let model = model.valid();
-    let train_acc = accuracy(&model, &train_graphs)?;
-    let held_acc = accuracy(&model, &held_graphs)?;
+    let train_acc = accuracy(&model, &train_graphs, device)?;
+    let held_acc = accuracy(&model, &held_graphs, device)?;
     let seen: HashSet<Nb201Arch> = train.iter().copied().collect();
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0x5eed);
     let t = Instant::now();
-    let sampled = model.sample_prior(args.samples, Decoding::Sample, &mut rng, &device)?;
+    let sampled = model.sample_prior(args.samples, Decoding::Sample, &mut rng, device)?;
     let sample_secs = t.elapsed().as_secs_f64();
     let prior = report(&check_all(&space, sampled), &seen);
     let lines = [
@@ -163,13 +202,23 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
     if let Some(path) = &args.report {
         let text = format!(
             "# Graph VAE on NAS-Bench-201 (unconditional)\n\n\
-             Produced by `cargo run --release --example graph_vae -- --epochs {} --seed {} --report {}`\n\
-             (flex CPU backend; hidden 56, latent 56, β = {}, noise scale {}, batch {}, Adam lr {}).\n\
+             Produced by `cargo run --release --example graph_vae -- --epochs {} --seed {} --report {}{}`\n\
+             ({} backend; hidden 56, latent 56, β = {}, noise scale {}, batch {}, Adam lr {}).\n\
              Reconstruction: greedy decoding of μ, exact match of the 8-vertex graph.\n\
              Prior: {} latents from N(0, I), types and edges sampled.\n\n{table}",
             args.epochs,
             args.seed,
             path.display(),
+            if spec == DeviceSpec::Cpu {
+                String::new()
+            } else {
+                format!(" --device {spec}")
+            },
+            if spec == DeviceSpec::Cpu {
+                "flex CPU".to_string()
+            } else {
+                spec.to_string()
+            },
             args.beta,
             args.noise_scale,
             args.batch_size,

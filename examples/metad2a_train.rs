@@ -8,14 +8,16 @@
 //! every task's images and their CNN features, trains the conditional generator on each
 //! meta-training task's best cell and the predictor on all meta-training runs (10% of the tasks
 //! held out for early stopping), and saves the bundle the quickstart and `metanas search` load.
+//! `--device cpu|wgpu[:N]|cuda[:N]` picks the backend (default: `$METANAS_DEVICE`, else `cpu`).
 
 use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use burn::backend::{Autodiff, Flex};
+use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use datasets::{DataPaths, FeatureExtractor};
+use metanas::device::{dispatch, DeviceSpec, WithBackend};
 use metanas::metad2a::{MetaD2A, MetaData, MetaDataOptions, MetaTrainConfig};
 use set_encoder::CnnExtractor;
 
@@ -41,6 +43,9 @@ struct Args {
     /// Seed of weights, splits, shuffling and image draws.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Backend and device: cpu, wgpu, wgpu:N, cuda or cuda:N (default: $METANAS_DEVICE, else cpu).
+    #[arg(long)]
+    device: Option<DeviceSpec>,
 }
 
 /// Errors are printed for people (their `Display`, which names the fix), with a non-zero exit.
@@ -55,8 +60,34 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let device = Default::default();
-    let extractor = CnnExtractor::<Flex>::pretrained(&device)?;
+    let device = match args.device {
+        Some(device) => device,
+        None => DeviceSpec::from_env()?,
+    };
+    // Fail before reading the database if the backend is missing.
+    device.check()?;
+    if device != DeviceSpec::Cpu {
+        println!("device: {device}");
+    }
+    dispatch(&device, MetaTrain { args: &args })?
+}
+
+/// The whole run, handed to [`dispatch`] to run on the chosen backend.
+struct MetaTrain<'a> {
+    args: &'a Args,
+}
+
+impl WithBackend for MetaTrain<'_> {
+    type Output = Result<(), Box<dyn Error>>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        meta_train::<B>(self.args, &device)
+    }
+}
+
+/// Features and the bundle on `B`'s inner backend, training with autodiff on `B`.
+fn meta_train<B: AutodiffBackend>(args: &Args, device: &B::Device) -> Result<(), Box<dyn Error>> {
+    let extractor = CnnExtractor::<B::InnerBackend>::pretrained(device)?;
     let paths: Vec<PathBuf> = args
         .database
         .iter()
@@ -85,11 +116,11 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
     config.predictor = config.predictor.with_seed(args.seed);
     config.predictor_train.epochs = args.predictor_epochs;
     config.predictor_train.seed = args.seed;
-    let model = MetaD2A::<Flex>::meta_train::<Autodiff<Flex>>(
+    let model = MetaD2A::<B::InnerBackend>::meta_train::<B>(
         &data,
         &extractor.id(),
         &config,
-        &device,
+        device,
         |line| println!("{line}"),
     )?;
     model.save(&args.out)?;

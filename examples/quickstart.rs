@@ -13,15 +13,20 @@
 //! ground truth it is compared with applies unchanged. The other meta-test datasets read the data
 //! `bash scripts/setup-data.sh` installs. The meta-test datasets were never used for
 //! meta-training; the database holds their measured ground truth.
+//!
+//! `--device cpu|wgpu[:N]|cuda[:N]` picks the backend (default: `$METANAS_DEVICE`, else `cpu`);
+//! the database's runs were made on the CPU backend, so a pick trained on another backend differs
+//! from them by that backend's rounding.
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use burn::backend::Flex;
+use burn::tensor::backend::AutodiffBackend;
 use clap::{Parser, ValueEnum};
 use datasets::{mnist_sample, DataPaths, FeatureExtractor, Task, TaskSpec, SETUP_COMMAND};
+use metanas::device::{dispatch, DeviceSpec, WithBackend};
 use metanas::metad2a::{global_best, global_prior, ground_truths, MetaD2A, SearchOptions};
 use set_encoder::CnnExtractor;
 
@@ -56,6 +61,9 @@ struct Args {
     /// Seed of the search and of the training run.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Backend and device: cpu, wgpu, wgpu:N, cuda or cuda:N (default: $METANAS_DEVICE, else cpu).
+    #[arg(long)]
+    device: Option<DeviceSpec>,
 }
 
 /// Errors are printed for people (their `Display`, which names the fix), with a non-zero exit.
@@ -118,7 +126,34 @@ fn choose_data(
 }
 
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let device = Default::default();
+    let device = match args.device {
+        Some(device) => device,
+        None => DeviceSpec::from_env()?,
+    };
+    // Fail before loading anything if the backend is missing.
+    device.check()?;
+    if device != DeviceSpec::Cpu {
+        println!("device: {device}");
+    }
+    dispatch(&device, Quickstart { args: &args })?
+}
+
+/// The whole run, handed to [`dispatch`] to run on the chosen backend.
+struct Quickstart<'a> {
+    args: &'a Args,
+}
+
+impl WithBackend for Quickstart<'_> {
+    type Output = Result<(), Box<dyn Error>>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        quickstart::<B>(self.args, &device)
+    }
+}
+
+/// Search with the bundle on backend `B` (inference on its inner backend), train the pick and
+/// the global best with autodiff.
+fn quickstart<B: AutodiffBackend>(args: &Args, device: &B::Device) -> Result<(), Box<dyn Error>> {
     let records = model_zoo::database::load(&[in_repo(&args.database)])?;
     let truths = ground_truths(&records, 1);
     let Some(truth) = truths.iter().find(|t| t.group == args.dataset) else {
@@ -133,9 +168,9 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let (spec, first_line) = choose_data(args.data, &truth.group, &truth.spec)?;
     println!("{first_line}\n");
 
-    let model = MetaD2A::<Flex>::load(&in_repo(&args.bundle), &device)?;
+    let model = MetaD2A::<B::InnerBackend>::load(&in_repo(&args.bundle), device)?;
     let task = Task::build(&spec, &DataPaths::from_env())?;
-    let extractor = CnnExtractor::<Flex>::pretrained(&device)?;
+    let extractor = CnnExtractor::<B::InnerBackend>::pretrained(device)?;
     let start = Instant::now();
     let features = extractor.extract(&task.train)?;
     let options = SearchOptions {
@@ -161,7 +196,7 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
         "\ntraining the top-1 with the database's protocol (seed {})...",
         args.seed
     );
-    let run = model_zoo::train_cpu(pick.arch, &task, &truth.protocol, args.seed)?;
+    let run = model_zoo::train::<B>(pick.arch, &task, &truth.protocol, args.seed, device)?;
     let achieved = 100.0 * run.test_accuracy.unwrap_or(0.0);
     let better = |acc: f64| truth.truth.iter().filter(|t| t.1 > acc).count();
     println!(
@@ -182,7 +217,7 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
             Some(a) => a,
             None => {
                 100.0
-                    * model_zoo::train_cpu(arch, &task, &truth.protocol, args.seed)?
+                    * model_zoo::train::<B>(arch, &task, &truth.protocol, args.seed, device)?
                         .test_accuracy
                         .unwrap_or(0.0)
             }

@@ -22,6 +22,8 @@ use meta_predictor::proxies::{score_arch, Minibatch, Proxy, ProxyConfig};
 use search_space::network::BnMode;
 use search_space::Nb201Arch;
 
+// Flex only: the backend choice lives in `metanas::device`, and meta-predictor cannot depend on
+// metanas (metanas depends on it); `benches/` of the metanas crate take `METANAS_DEVICE`.
 type B = Autodiff<Flex>;
 
 const CELLS: usize = 500;

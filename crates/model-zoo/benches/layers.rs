@@ -18,6 +18,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use search_space::network::{self, AvgPool3x3, BatchNorm2dConfig, BnMode, ReluConvBnConfig};
 use search_space::{Nb201Arch, Nb201NetworkConfig};
 
+// Flex only, by design: it times our CPU layers (the convolution calls gemm on host buffers)
+// against flex's; and model-zoo cannot depend on metanas, where `--device` is parsed.
 type B = Autodiff<Flex>;
 
 const SHAPE: [usize; 4] = [64, 8, 16, 16];
