@@ -96,8 +96,7 @@ impl<B: Backend> ModuleVisitor<B> for Distance<B> {
 #[cfg(test)]
 mod tests {
     use burn::backend::{Autodiff, Flex};
-    use burn::nn::{Linear, LinearConfig};
-    use burn::tensor::TensorData;
+    use burn::nn::Linear;
 
     use super::*;
 
@@ -110,7 +109,14 @@ mod tests {
     #[test]
     fn interpolation_moves_each_parameter_a_fraction_of_the_way() {
         let device = Default::default();
-        let meta: Linear<B> = LinearConfig::new(2, 2).init(&device);
+        // Concrete values: a lazy random initialiser would draw anew in each clone.
+        let meta = Linear::<B> {
+            weight: Param::from_tensor(Tensor::from_data([[0.5f32, -1.0], [2.0, 0.25]], &device)),
+            bias: Some(Param::from_tensor(Tensor::from_data(
+                [0.1f32, -0.2],
+                &device,
+            ))),
+        };
         let mut adapted = meta.clone();
         adapted.weight = adapted.weight.map(|w| w + 1.0);
         let before = weights(&meta);
@@ -128,7 +134,7 @@ mod tests {
         let same = interpolate(out.clone(), &adapted, 0.0);
         assert_eq!(weights(&same), after);
         let all = interpolate(out, &adapted, 1.0);
-        TensorData::from(all.weight.val().into_data()).assert_approx_eq::<f32>(
+        all.weight.val().into_data().assert_approx_eq::<f32>(
             &adapted.weight.val().into_data(),
             burn::tensor::Tolerance::absolute(1e-6),
         );
