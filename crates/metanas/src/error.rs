@@ -98,6 +98,42 @@ pub enum MetanasError {
         /// The running executable.
         exe: PathBuf,
     },
+    /// A bundle meta-trained on one search space was loaded as a model of another.
+    #[error(
+        "bundle {path} holds a MetaD2A model of the `{bundle}` search space, but it was loaded \
+         as a `{expected}` model; load it as the `{bundle}` space (--space {bundle} on the \
+         command line, MetaD2A::<B, S> with S's NAME `{bundle}` in code) or give a `{expected}` \
+         bundle"
+    )]
+    SpaceMismatch {
+        /// The bundle directory.
+        path: PathBuf,
+        /// The space the bundle records (`"nb201"` when it records none).
+        bundle: String,
+        /// The space it was loaded as.
+        expected: &'static str,
+    },
+    /// A search produced candidates, but none within the budgets.
+    #[error(
+        "none of the {scored} {point}s a search produced meets {}: the smallest have \
+         {min_params:.3} M parameters and {min_flops:.1} M FLOPs; raise the budget, or rank \
+         more points (candidates, pool)",
+        budgets(*.max_params, *.max_flops)
+    )]
+    NoCandidateWithinBudget {
+        /// What a point of the space is called.
+        point: &'static str,
+        /// Distinct valid points produced (generated and pooled).
+        scored: usize,
+        /// The parameter budget (millions).
+        max_params: Option<f64>,
+        /// The FLOPs budget (millions).
+        max_flops: Option<f64>,
+        /// The fewest parameters among them (millions).
+        min_params: f64,
+        /// The fewest FLOPs among them (millions).
+        min_flops: f64,
+    },
     /// A bundle could not be written or read.
     #[error("bundle {path}: {message}")]
     Bundle {
@@ -171,22 +207,38 @@ pub enum SearchOptionsError {
         /// Its value.
         value: f64,
     },
-    /// No NAS-Bench-201 cell meets the budgets: every search would come back empty.
+    /// No point of the space meets the budgets: every search would come back empty.
     #[error(
-        "no NAS-Bench-201 cell meets {}: the smallest cells have {min_params:.3} M parameters \
-         and {min_flops:.1} M FLOPs under this macro_config; raise the budget",
+        "no {point} meets {}: the smallest have {min_params:.3} M parameters and \
+         {min_flops:.1} M FLOPs under this {config}; raise the budget",
         budgets(*.max_params, *.max_flops)
     )]
     NoCellWithinBudget {
+        /// What a point of the space is called (`"NAS-Bench-201 cell"`).
+        point: &'static str,
+        /// The options field holding the reference network (`"macro_config"`).
+        config: &'static str,
         /// The parameter budget (millions).
         max_params: Option<f64>,
         /// The FLOPs budget (millions).
         max_flops: Option<f64>,
-        /// The fewest parameters of any cell (millions).
+        /// The fewest parameters of any point (millions).
         min_params: f64,
-        /// The fewest FLOPs of any cell (millions).
+        /// The fewest FLOPs of any point (millions).
         min_flops: f64,
     },
+    /// An exhaustive search of a space too large to score whole.
+    #[error(
+        "exhaustive is set, but the `{space}` space is too large to score every point; rank a \
+         seeded random sample beside the generated candidates with pool instead"
+    )]
+    ExhaustiveUnsupported {
+        /// The space's tag (`"mbv3"`).
+        space: &'static str,
+    },
+    /// The MobileNetV3 reference network is not a network.
+    #[error("mbv3_macro_config: {0} (OFA's ImageNet network: Mbv3MacroConfig::ofa_imagenet())")]
+    Mbv3MacroConfig(search_space::mbv3::Mbv3ConfigError),
     /// A size of the macro network is 0.
     #[error(
         "macro_config.{field} is 0: the network the costs refer to needs it to be at least 1 \

@@ -17,8 +17,10 @@ pub mod error;
 pub mod evaluate;
 pub mod metad2a;
 pub mod prelude;
+pub mod space;
 pub use error::{MetanasError, Result};
 pub use metad2a::{Candidate, MetaD2A, SearchOptions, SearchResult};
+pub use space::{Mbv3, Nb201, Point, SearchSpace};
 
 pub mod device;
 pub use device::{dispatch, DeviceError, DeviceSpec, WithBackend};

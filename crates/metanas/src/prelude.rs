@@ -5,7 +5,8 @@
 //! errors ([`MetanasError`], [`SearchOptionsError`], [`Result`]), the backend selection of
 //! [`device`](crate::device) with the CPU backend `Flex`, and the two data types a search
 //! starts from ([`Images`], [`Features`], with the [`FeatureExtractor`] trait and the bundle's
-//! [`CnnExtractor`]).
+//! [`CnnExtractor`]), and the search spaces ([`SearchSpace`]: [`Nb201`], the default, and
+//! [`Mbv3`], searched as `MetaD2A::<Flex, Mbv3>`).
 //!
 //! ```no_run
 //! use metanas::prelude::*;
@@ -26,6 +27,7 @@ pub use crate::metad2a::{
     locate_bundle, Candidate, MetaD2A, SearchOptions, SearchParams, SearchResult,
     ValidSearchOptions,
 };
+pub use crate::space::{Mbv3, Nb201, Point, SearchSpace};
 pub use datasets::{FeatureExtractor, Features, Images};
 pub use set_encoder::CnnExtractor;
 /// The CPU backend (`Flex`, for inference) and its autodiff form (`CpuBackend`, for training).

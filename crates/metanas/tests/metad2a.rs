@@ -1,15 +1,20 @@
 //! The shipped MetaD2A bundle on a real meta-test dataset: search is seeded, ranked, constrained;
 //! bundles round-trip; bad bundles (corrupt, non-finite, config and weights apart, another
-//! extractor) and bad inputs are typed errors.
+//! extractor) and bad inputs are typed errors. A small MobileNetV3 bundle meta-trained on
+//! synthetic records: space tag, round trip, wrong-space loads, MACs budgets, the CLI.
 
 use std::path::{Path, PathBuf};
 
-use burn::backend::Flex;
+use burn::backend::{Autodiff, Flex};
 use burn::module::Param;
 use burn::tensor::Tensor;
-use datasets::{DataPaths, PixelExtractor, Task};
-use metanas::metad2a::ground_truths;
+use datasets::{DataPaths, PixelExtractor, SourceSpec, Task};
+use metanas::metad2a::{ground_truths, MetaData, MetaDataOptions, MetaTrainConfig};
 use metanas::prelude::*;
+use model_zoo::mbv3::{Mbv3Protocol, Mbv3RunRecord};
+use model_zoo::plan::Role;
+use model_zoo::{RunResult, RunStatus};
+use search_space::{Cost, Mbv3Arch, Mbv3MacroConfig};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -434,4 +439,357 @@ mod corrupt_bundles {
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// MetaD2A over the MobileNetV3 space, on synthetic records.
+
+/// MobileNetV3 records with made-up accuracies on real tasks: `tasks` 5-way tasks of the
+/// embedded MNIST sample at 32 px (the last one a meta-test task), each with the same `points`
+/// networks drawn by OFA's sampler; accuracy grows with the network's multiply-adds, shifted
+/// per task.
+fn mbv3_records(tasks: usize, points: usize) -> Vec<Mbv3RunRecord> {
+    let archs = model_zoo::mbv3::sample_points(points, 11);
+    let ofa = Mbv3MacroConfig::ofa_imagenet();
+    let protocol = Mbv3Protocol::mini();
+    let mut out = Vec::new();
+    for t in 0..tasks {
+        let test = t + 1 == tasks;
+        let classes: Vec<usize> = (0..5).map(|c| (c + 2 * t) % 10).collect();
+        let spec = datasets::TaskSpec::new(SourceSpec::MnistSample, classes, 10, 5, 32, t as u64);
+        for (i, arch) in archs.iter().enumerate() {
+            let cost = arch.cost(&ofa).unwrap();
+            let accuracy = 0.3 + 0.5 * (cost.flops / 600.0) + 0.02 * t as f64 + 0.001 * i as f64;
+            out.push(Mbv3RunRecord {
+                group: if test {
+                    "test/mnist".into()
+                } else {
+                    format!("train/mnist-{t}")
+                },
+                role: if test {
+                    Role::MetaTest
+                } else {
+                    Role::MetaTrain
+                },
+                task: spec.clone(),
+                arch: *arch,
+                seed: 0,
+                protocol: protocol.clone(),
+                result: RunResult {
+                    arch: *arch,
+                    seed: 0,
+                    epochs: Vec::new(),
+                    test_accuracy: Some(accuracy.min(1.0)),
+                    test_loss: Some(1.0),
+                    wall_seconds: 1.0,
+                    cost: Cost {
+                        params: cost.params,
+                        flops: cost.flops,
+                    },
+                    param_count: 0,
+                    status: RunStatus::Ok,
+                },
+                weights: None,
+                error: None,
+            });
+        }
+    }
+    out
+}
+
+/// A fresh, empty temporary folder.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("metanas-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn ofa_cost(arch: &Mbv3Arch) -> Cost {
+    arch.cost(&Mbv3MacroConfig::ofa_imagenet()).unwrap()
+}
+
+#[test]
+fn an_mbv3_bundle_meta_trains_round_trips_and_searches_within_a_macs_budget() {
+    let device = Default::default();
+    let extractor = CnnExtractor::<Flex>::pretrained(&device).unwrap();
+    let records = mbv3_records(5, 8);
+    // The records' architecture type names the space: no annotation needed.
+    let data = MetaData::from_records(
+        &records,
+        &DataPaths::from_env(),
+        &extractor,
+        &MetaDataOptions {
+            valid_fraction: 0.25,
+            ..MetaDataOptions::default()
+        },
+    )
+    .unwrap();
+    let _: &MetaData<Mbv3> = &data;
+    assert_eq!(data.tasks.len(), 5);
+    assert_eq!(data.generator_pairs.len(), 4);
+    assert_eq!(data.train.len() + data.valid.len(), 4 * 8);
+    assert_eq!(
+        data.valid.len(),
+        8,
+        "one of four meta-training tasks held out"
+    );
+    assert_eq!(data.meta_test.len(), 1);
+    assert_eq!(data.meta_test[0].truth.truth.len(), 8);
+    assert!(data.meta_test[0]
+        .truth
+        .truth
+        .windows(2)
+        .all(|w| w[0].1 >= w[1].1));
+
+    let mut config = MetaTrainConfig::for_space::<Mbv3>(extractor.dim());
+    config.generator = config.generator.with_hidden(16).with_latent(16);
+    config.predictor = config
+        .predictor
+        .with_graph_hidden(16)
+        .with_latent(16)
+        .with_head_hidden(16);
+    config.generator_train.epochs = 2;
+    config.generator_train.batch_size = 4;
+    config.predictor_train.epochs = 2;
+    config.images_per_class = 5;
+    config.predictor_train.images_per_class = 5;
+    // A config sized for NB201's graphs is refused before any training.
+    let nb201_sized = MetaTrainConfig::new(extractor.dim());
+    assert!(matches!(
+        MetaD2A::<Flex, Mbv3>::meta_train::<Autodiff<Flex>>(
+            &data,
+            &extractor.id(),
+            &nb201_sized,
+            &device,
+            |_| {}
+        ),
+        Err(MetanasError::Data(m)) if m.contains("for_space")
+    ));
+    let model = MetaD2A::<Flex, Mbv3>::meta_train::<Autodiff<Flex>>(
+        &data,
+        &extractor.id(),
+        &config,
+        &device,
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(model.meta.space, "mbv3");
+
+    let dir = scratch("mbv3-bundle");
+    model.save(&dir).unwrap();
+    let json = std::fs::read_to_string(dir.join("metad2a.json")).unwrap();
+    assert!(json.contains("\"space\": \"mbv3\""), "{json}");
+    let again = MetaD2A::<Flex, Mbv3>::load(&dir, &device).unwrap();
+
+    // A search under 300 M multiply-adds at OFA's ImageNet network: generated and pooled
+    // networks, every one within the budget, its costs the cost model's, seeded.
+    let task = extractor.extract(&mnist_task().train).unwrap();
+    let options = SearchOptions {
+        candidates: 10,
+        pool: 40,
+        top_k: 30,
+        draws: 2,
+        batch: 10,
+        max_batches: 2,
+        max_flops: Some(300.0),
+        seed: 3,
+        ..SearchOptions::default()
+    };
+    let a = model.search(&task, &options).unwrap();
+    assert_eq!(a.ranked, again.search(&task, &options).unwrap().ranked);
+    assert_eq!(a.pooled, 40);
+    assert!(a.scored > 0 && a.scored <= 50, "{}", a.scored);
+    assert!(a.ranked.len() == a.scored.min(30));
+    for c in &a.ranked {
+        assert!(c.flops_m <= 300.0, "{c:?}");
+        let cost = ofa_cost(&c.arch);
+        assert_eq!((c.params_m, c.flops_m), (cost.params, cost.flops));
+    }
+    assert!(a
+        .ranked
+        .windows(2)
+        .all(|w| w[0].predicted_accuracy >= w[1].predicted_accuracy));
+    assert!(a
+        .table()
+        .lines()
+        .next()
+        .unwrap()
+        .contains("MACs (M)  network"));
+
+    // Budgets: none in the space (smaller than the smallest network), none among the
+    // candidates (only the smallest network meets it), and no exhaustive search.
+    let smallest = ofa_cost(&Mbv3Arch::smallest());
+    let e = model
+        .search(
+            &task,
+            &SearchOptions {
+                max_flops: Some(100.0),
+                ..options.clone()
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&e, MetanasError::Options(SearchOptionsError::NoCellWithinBudget { min_flops, .. }) if *min_flops == smallest.flops),
+        "{e}"
+    );
+    let e = model
+        .search(
+            &task,
+            &SearchOptions {
+                max_params: Some(smallest.params),
+                max_flops: Some(smallest.flops),
+                ..options.clone()
+            },
+        )
+        .unwrap_err();
+    let MetanasError::NoCandidateWithinBudget {
+        scored,
+        min_params,
+        min_flops,
+        ..
+    } = e
+    else {
+        panic!("{e}");
+    };
+    assert!(scored > 0 && min_flops > smallest.flops && min_params >= smallest.params);
+    assert!(matches!(
+        model.search(
+            &task,
+            &SearchOptions {
+                exhaustive: true,
+                ..options.clone()
+            }
+        ),
+        Err(MetanasError::Options(
+            SearchOptionsError::ExhaustiveUnsupported { space: "mbv3" }
+        ))
+    ));
+
+    // A bundle of one space loaded as the other is refused, naming both; the shipped bundle
+    // records no space and is NB201's.
+    let e = MetaD2A::<Flex>::load(&dir, &device).unwrap_err();
+    assert!(
+        matches!(&e, MetanasError::SpaceMismatch { bundle, expected: "nb201", .. } if bundle == "mbv3"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("mbv3") && e.to_string().contains("nb201"));
+    let shipped = root().join("crates/metanas/bundle");
+    assert!(!std::fs::read_to_string(shipped.join("metad2a.json"))
+        .unwrap()
+        .contains("\"space\""));
+    let e = MetaD2A::<Flex, Mbv3>::load(&shipped, &device).unwrap_err();
+    assert!(
+        matches!(&e, MetanasError::SpaceMismatch { bundle, expected: "mbv3", .. } if bundle == "nb201"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `metanas meta-train --space mbv3` on a MobileNetV3 run store, then `metanas search --space
+/// mbv3` with the bundle it wrote, as a user runs them.
+#[test]
+fn the_cli_meta_trains_and_searches_an_mbv3_bundle() {
+    let dir = scratch("mbv3-cli");
+    let store = dir.join("runs.jsonl");
+    let mut text = String::from("{\"format\":\"metanas-mbv3-runs\",\"version\":1}\n");
+    for r in mbv3_records(3, 5) {
+        text += &(serde_json::to_string(&r).unwrap() + "\n");
+    }
+    std::fs::write(&store, text).unwrap();
+    let bundle = dir.join("bundle");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_metanas"))
+            .args(args)
+            .current_dir(root())
+            .env_remove("METANAS_BUNDLE")
+            .env_remove("METANAS_DEVICE")
+            .output()
+            .unwrap()
+    };
+    let (store_s, bundle_s) = (store.to_str().unwrap(), bundle.to_str().unwrap());
+    let out = run(&[
+        "meta-train",
+        "--space",
+        "mbv3",
+        "--database",
+        store_s,
+        "--out",
+        bundle_s,
+        "--generator-epochs",
+        "1",
+        "--predictor-epochs",
+        "1",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    let json = dir.join("picks.json");
+    let search = |extra: &[&str]| {
+        let mut args = vec![
+            "search",
+            "--space",
+            "mbv3",
+            "--bundle",
+            bundle_s,
+            "--source",
+            "mnist-sample",
+            "--way",
+            "5",
+            "--train-per-class",
+            "20",
+            "--candidates",
+            "10",
+            "--max-batches",
+            "2",
+            "--pool",
+            "30",
+            "--top-k",
+            "3",
+        ];
+        args.extend(extra);
+        run(&args)
+    };
+    let out = search(&["--max-flops", "300", "--json", json.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("MACs (M)  network"), "{stdout}");
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let ranked = result["ranked"].as_array().unwrap();
+    assert_eq!(ranked.len(), 3);
+    for c in ranked {
+        let arch: Mbv3Arch = c["arch"].as_str().unwrap().parse().unwrap();
+        assert!(c["flops_m"].as_f64().unwrap() <= 300.0);
+        assert_eq!(c["flops_m"].as_f64().unwrap(), ofa_cost(&arch).flops);
+    }
+    let fails = |out: std::process::Output, words: &[&str]| {
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success(), "{stderr}");
+        for w in words {
+            assert!(stderr.contains(w), "`{w}` not in: {stderr}");
+        }
+    };
+    fails(search(&["--exhaustive"]), &["--exhaustive", "--pool"]);
+    fails(
+        search(&["--max-flops", "100"]),
+        &["--max-flops 100", "MobileNetV3", "multiply-adds"],
+    );
+    // The MobileNetV3 bundle searched as NB201 (the default space) names both spaces.
+    let out = run(&[
+        "search",
+        "--bundle",
+        bundle_s,
+        "--source",
+        "mnist-sample",
+        "--way",
+        "2",
+        "--train-per-class",
+        "5",
+    ]);
+    fails(out, &["mbv3", "nb201", "--space"]);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -8,7 +8,12 @@
 //! metanas search --source mnist --rank-by synflow     # MetaD2A's candidates, ranked by a proxy
 //! metanas search --images path/to/folder --train-budget 3 --json trace.json  # train 3, answer the best
 //! metanas proxies --images path/to/folder --proxy synflow,naswot  # zero-cost ranking
+//! metanas meta-train --space mbv3 --database crates/model-zoo/data/mbv3/runs.jsonl --out DIR
+//! metanas search --space mbv3 --bundle DIR --source mnist-sample --max-flops 300
 //! ```
+//! `--space nb201|mbv3` (default nb201) picks the search space of `search` and `meta-train`:
+//! NAS-Bench-201 cells or Once-for-All MobileNetV3 networks, whose `--max-params` /
+//! `--max-flops` are counted at OFA's ImageNet network (224×224, width 1.0, 1,000 classes).
 //! `--device cpu|wgpu[:N]|cuda[:N]` (default `$METANAS_DEVICE`, else `cpu`) picks the backend;
 //! wgpu and cuda need the matching cargo feature. `search --bundle DIR` names the MetaD2A
 //! bundle; without it the bundle is found at run time (`$METANAS_BUNDLE`, then
@@ -30,9 +35,11 @@ use metanas::budget::BudgetMethod;
 use metanas::device::{dispatch, DeviceSpec, WithBackend};
 use metanas::error::{Budget, SearchOptionsError};
 use metanas::metad2a::{
-    locate_bundle, BudgetOptions, BudgetResult, MetaD2A, SearchOptions, SearchResult,
-    ValidSearchOptions,
+    locate_bundle, BudgetOptions, BudgetResult, MetaD2A, MetaData, MetaDataOptions,
+    MetaTrainConfig, SearchOptions, SearchResult, ValidSearchOptions,
 };
+use metanas::space::{Mbv3, Nb201, SearchSpace};
+use model_zoo::mbv3::Mbv3Protocol;
 use model_zoo::{Protocol, RunResult};
 use search_space::Nb201Arch;
 use set_encoder::CnnExtractor;
@@ -41,7 +48,7 @@ use set_encoder::CnnExtractor;
 #[command(
     name = "metanas",
     version,
-    about = "Meta neural architecture search (MetaD2A on NAS-Bench-201)"
+    about = "Meta neural architecture search (MetaD2A on NAS-Bench-201 and MobileNetV3)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -50,8 +57,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Rank NAS-Bench-201 cells for a dataset with the pretrained MetaD2A bundle.
+    /// Rank NAS-Bench-201 cells (or, with --space mbv3, MobileNetV3 networks) for a dataset
+    /// with a MetaD2A bundle.
     Search(SearchArgs),
+    /// Meta-train MetaD2A (generator + predictor) on a run database and write the bundle.
+    MetaTrain(MetaTrainArgs),
     /// Train one cell on a dataset with the mini protocol and print its test accuracy.
     Train(TrainArgs),
     /// Write a cell's wiring as Graphviz DOT (`.dot`) or a standalone SVG (`.svg`).
@@ -102,25 +112,49 @@ struct DataArgs {
     data_seed: u64,
 }
 
+/// The search space of `search` and `meta-train`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+enum SpaceArg {
+    /// NAS-Bench-201 cells (15,625).
+    #[default]
+    Nb201,
+    /// Once-for-All MobileNetV3 networks (about 2·10¹⁹).
+    Mbv3,
+}
+
 #[derive(Debug, Args)]
 struct SearchArgs {
     #[command(flatten)]
     data: DataArgs,
+    /// The search space; the bundle must be of the same space.
+    #[arg(long, value_enum, default_value_t = SpaceArg::Nb201)]
+    space: SpaceArg,
     /// Cells to print.
     #[arg(long, default_value_t = 10)]
     top_k: usize,
-    /// Only cells with at most this many parameters (millions, NB201's CIFAR-10 network).
+    /// Only cells with at most this many parameters (millions; NB201's CIFAR-10 network, or
+    /// for mbv3 OFA's ImageNet network: 224×224, width 1.0, 1,000 classes).
     #[arg(long)]
     max_params: Option<f64>,
-    /// Only cells with at most this many FLOPs (millions, NB201's CIFAR-10 network).
+    /// Only cells with at most this many FLOPs, i.e. multiply-adds (millions; NB201's CIFAR-10
+    /// network, or for mbv3 OFA's ImageNet network: 224×224, width 1.0, 1,000 classes).
     #[arg(long)]
     max_flops: Option<f64>,
-    /// Score all 15,625 cells instead of generating candidates.
+    /// Score all 15,625 cells instead of generating candidates (nb201 only).
     #[arg(long)]
     exhaustive: bool,
+    /// Also rank this many points drawn at random from the space (seeded by --seed) beside the
+    /// generated candidates: uniform cells for nb201, OFA's sampler for mbv3 (default: 0 for
+    /// nb201, 1000 for mbv3).
+    #[arg(long)]
+    pool: Option<usize>,
     /// Unique valid candidates to generate.
     #[arg(long, default_value_t = 500)]
     candidates: usize,
+    /// Stop generating after this many generator calls (100 graphs each), even with fewer
+    /// than --candidates valid ones.
+    #[arg(long, default_value_t = 50)]
+    max_batches: usize,
     /// Seed of the search.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -205,6 +239,40 @@ struct TrainArgs {
     #[arg(long)]
     device: Option<DeviceSpec>,
 }
+
+#[derive(Debug, Args)]
+struct MetaTrainArgs {
+    /// The search space of the database and the bundle.
+    #[arg(long, value_enum, default_value_t = SpaceArg::Nb201)]
+    space: SpaceArg,
+    /// Run stores (JSON Lines) of the space (default: the repository's database of the space,
+    /// the files of it that exist).
+    #[arg(long, num_args = 1..)]
+    database: Vec<PathBuf>,
+    /// Bundle directory to write (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+    /// Generator epochs.
+    #[arg(long, default_value_t = 150)]
+    generator_epochs: usize,
+    /// Most predictor epochs (the epoch of best validation within-task Spearman is kept).
+    #[arg(long, default_value_t = 60)]
+    predictor_epochs: usize,
+    /// Seed of weights, splits, shuffling and image draws.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Backend and device.
+    #[arg(long)]
+    device: Option<DeviceSpec>,
+}
+
+/// The repository's run stores of each space, relative to its root.
+const NB201_DATABASE: [&str; 3] = [
+    "crates/model-zoo/data/runs.jsonl",
+    "crates/model-zoo/data/shards/runs.0.jsonl",
+    "crates/model-zoo/data/shards/runs.1.jsonl",
+];
+const MBV3_DATABASE: [&str; 1] = ["crates/model-zoo/data/mbv3/runs.jsonl"];
 
 #[derive(Debug, Args)]
 struct DrawArgs {
@@ -333,18 +401,29 @@ fn imbalance_warning(names: &[String], counts: &[usize]) -> Option<String> {
 }
 
 impl SearchArgs {
-    /// The search options, checked; an invalid value is named by its flag.
+    /// The search options, checked for NAS-Bench-201; an invalid value is named by its flag.
     fn options(&self) -> Result<ValidSearchOptions, String> {
+        self.options_in::<Nb201>()
+    }
+
+    /// The search options, checked for space `S`; an invalid value is named by its flag.
+    fn options_in<S: SearchSpace>(&self) -> Result<ValidSearchOptions<S>, String> {
+        let default_pool = match self.space {
+            SpaceArg::Nb201 => 0,
+            SpaceArg::Mbv3 => 1000,
+        };
         let options = SearchOptions {
             candidates: self.candidates,
             top_k: self.top_k,
             exhaustive: self.exhaustive,
+            pool: self.pool.unwrap_or(default_pool),
+            max_batches: self.max_batches,
             max_params: self.max_params,
             max_flops: self.max_flops,
             seed: self.seed,
             ..SearchOptions::default()
         };
-        options.check().map_err(|e| flag_error(&e))
+        options.check_in::<S>().map_err(|e| flag_error(&e))
     }
 }
 
@@ -355,6 +434,11 @@ fn flag_error(e: &SearchOptionsError) -> String {
         Budget::Flops => "--max-flops",
     };
     match e {
+        SearchOptionsError::ZeroMaxBatches => {
+            "--max-batches 0: a search calls the generator at least once; give --max-batches 1 \
+             or more (default 50)"
+                .into()
+        }
         SearchOptionsError::ZeroTopK => {
             "--top-k 0: a search prints its top-k cells; give --top-k 1 or more".into()
         }
@@ -368,6 +452,8 @@ fn flag_error(e: &SearchOptionsError) -> String {
             flag(*budget)
         ),
         SearchOptionsError::NoCellWithinBudget {
+            point,
+            config,
             max_params,
             max_flops,
             min_params,
@@ -377,30 +463,198 @@ fn flag_error(e: &SearchOptionsError) -> String {
                 .into_iter()
                 .filter_map(|(b, v)| v.map(|v| format!("{} {v}", flag(b))))
                 .collect();
-            format!(
-                "no NAS-Bench-201 cell meets {}: the smallest cells have {min_params:.3} M \
-                 parameters and {min_flops:.1} M FLOPs (NB201's CIFAR-10 network); raise \
-                 --max-params / --max-flops",
-                given.join(" and ")
-            )
+            if *config == Nb201::CONFIG_FIELD {
+                format!(
+                    "no NAS-Bench-201 cell meets {}: the smallest cells have {min_params:.3} M \
+                     parameters and {min_flops:.1} M FLOPs (NB201's CIFAR-10 network); raise \
+                     --max-params / --max-flops",
+                    given.join(" and ")
+                )
+            } else {
+                format!(
+                    "no {point} meets {}: the smallest has {min_params:.3} M parameters and \
+                     {min_flops:.1} M multiply-adds (OFA's ImageNet network: 224×224, width \
+                     1.0, 1,000 classes); raise --max-params / --max-flops",
+                    given.join(" and ")
+                )
+            }
         }
+        SearchOptionsError::ExhaustiveUnsupported { space } => format!(
+            "--exhaustive: the {space} space has about 2·10¹⁹ networks, too many to score each; \
+             drop --exhaustive and rank a random sample beside the generated candidates with \
+             --pool N (default 1000)"
+        ),
         // Values the command line does not set: the library's own words.
         other => other.to_string(),
     }
 }
 
-struct Search<'a> {
+struct Search<'a, S: SearchSpace> {
     bundle: &'a Path,
-    options: &'a ValidSearchOptions,
+    options: &'a ValidSearchOptions<S>,
     task: &'a Task,
 }
 
-impl WithBackend for Search<'_> {
-    type Output = Result<SearchResult, Box<dyn Error>>;
+impl<S: SearchSpace> WithBackend for Search<'_, S> {
+    type Output = Result<SearchResult<S::Arch>, Box<dyn Error>>;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let model = MetaD2A::<B::InnerBackend>::load(self.bundle, &device)?;
+        let model = MetaD2A::<B::InnerBackend, S>::load(self.bundle, &device)?;
         let extractor = CnnExtractor::<B::InnerBackend>::pretrained(&device)?;
         Ok(model.search_images(&extractor, &self.task.train, self.options)?)
+    }
+}
+
+/// `search` with the predictor: rank points of space `S` and print them.
+fn search<S: SearchSpace>(args: &SearchArgs, resolution: usize) -> Result<(), Box<dyn Error>> {
+    let options = args.options_in::<S>()?;
+    if let Some(path) = &args.json {
+        check_out_dir("--json", path)?;
+    }
+    let bundle = bundle_dir(args)?;
+    let spec = device(args.device)?;
+    let task = args.data.task(resolution, 1)?;
+    let result = dispatch(
+        &spec,
+        Search::<S> {
+            bundle: &bundle,
+            options: &options,
+            task: &task,
+        },
+    )??;
+    let what = if S::NAME == Nb201::NAME {
+        "cells"
+    } else {
+        "networks"
+    };
+    let pooled = if result.pooled > 0 {
+        format!("; {} drawn at random", result.pooled)
+    } else {
+        String::new()
+    };
+    println!(
+        "{}-way task, {} images; searched in {:.2} s ({} {what} scored{pooled})\n",
+        task.way(),
+        task.train.len(),
+        result.seconds,
+        result.scored
+    );
+    print!("{}", result.table());
+    if let Some(path) = &args.json {
+        write_out(
+            "--json",
+            path,
+            &(serde_json::to_string_pretty(&result)? + "\n"),
+        )?;
+        println!("\nwrote {}", path.display());
+    }
+    Ok(())
+}
+
+struct MetaTrain<'a, S: SearchSpace> {
+    args: &'a MetaTrainArgs,
+    paths: &'a [PathBuf],
+    space: std::marker::PhantomData<S>,
+}
+
+impl<S: SearchSpace> WithBackend for MetaTrain<'_, S> {
+    type Output = Result<(), Box<dyn Error>>;
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let args = self.args;
+        let extractor = CnnExtractor::<B::InnerBackend>::pretrained(&device)?;
+        let t = std::time::Instant::now();
+        let options = MetaDataOptions {
+            seed: args.seed,
+            ..MetaDataOptions::default()
+        };
+        let data =
+            MetaData::<S>::from_database(self.paths, &DataPaths::from_env(), &extractor, &options)?;
+        println!(
+            "{}: {} tasks, {} training + {} validation runs, {} generator pairs, {} meta-test \
+             sets ({:.1} s)",
+            S::NAME,
+            data.tasks.len(),
+            data.train.len(),
+            data.valid.len(),
+            data.generator_pairs.len(),
+            data.meta_test.len(),
+            t.elapsed().as_secs_f64()
+        );
+        let mut config = MetaTrainConfig::for_space::<S>(extractor.dim());
+        config.generator_train.epochs = args.generator_epochs;
+        config.generator_train.seed = args.seed;
+        config.generator = config.generator.with_seed(args.seed);
+        config.predictor = config.predictor.with_seed(args.seed);
+        config.predictor_train.epochs = args.predictor_epochs;
+        config.predictor_train.seed = args.seed;
+        let model = MetaD2A::<B::InnerBackend, S>::meta_train::<B>(
+            &data,
+            &extractor.id(),
+            &config,
+            &device,
+            |line| println!("{line}"),
+        )?;
+        model.save(&args.out)?;
+        println!(
+            "saved {} ({} bundle; predictor best epoch {}, {:.0} s)",
+            args.out.display(),
+            S::NAME,
+            model.meta.predictor.best_epoch,
+            model.meta.summary.seconds
+        );
+        Ok(())
+    }
+}
+
+/// `meta-train`: read the space's database, meta-train, write the bundle.
+fn meta_train(args: &MetaTrainArgs) -> Result<(), Box<dyn Error>> {
+    if args.generator_epochs == 0 || args.predictor_epochs == 0 {
+        return Err("--generator-epochs and --predictor-epochs must be at least 1".into());
+    }
+    let paths: Vec<PathBuf> = if args.database.is_empty() {
+        let defaults: &[&str] = match args.space {
+            SpaceArg::Nb201 => &NB201_DATABASE,
+            SpaceArg::Mbv3 => &MBV3_DATABASE,
+        };
+        let found: Vec<PathBuf> = defaults
+            .iter()
+            .map(PathBuf::from)
+            .filter(|p| p.exists())
+            .collect();
+        if found.is_empty() {
+            return Err(format!(
+                "no --database given and none of {} exists here; run from the repository's \
+                 root or name the run stores with --database",
+                defaults.join(", ")
+            )
+            .into());
+        }
+        found
+    } else {
+        if let Some(p) = args.database.iter().find(|p| !p.is_file()) {
+            return Err(format!("--database {}: no such file", p.display()).into());
+        }
+        args.database.clone()
+    };
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| format!("--out {}: cannot create it: {e}", args.out.display()))?;
+    let spec = device(args.device)?;
+    match args.space {
+        SpaceArg::Nb201 => dispatch(
+            &spec,
+            MetaTrain::<Nb201> {
+                args,
+                paths: &paths,
+                space: std::marker::PhantomData,
+            },
+        )?,
+        SpaceArg::Mbv3 => dispatch(
+            &spec,
+            MetaTrain::<Mbv3> {
+                args,
+                paths: &paths,
+                space: std::marker::PhantomData,
+            },
+        )?,
     }
 }
 
@@ -781,44 +1035,27 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
     match cli.command {
+        Command::Search(args) if args.space == SpaceArg::Mbv3 => {
+            if args.train_budget.is_some() {
+                return Err(
+                    "--train-budget trains NAS-Bench-201 cells with their protocol; it does not \
+                     search --space mbv3 yet: drop --train-budget"
+                        .into(),
+                );
+            }
+            if args.rank_by != RankBy::Predictor {
+                return Err(
+                    "--rank-by: the zero-cost proxies score NAS-Bench-201 cells; with --space \
+                     mbv3 rank by the predictor (drop --rank-by)"
+                        .into(),
+                );
+            }
+            search::<Mbv3>(&args, Mbv3Protocol::mini().resolution)?
+        }
         Command::Search(args) if args.train_budget.is_some() => search_with_budget(&args)?,
         Command::Search(args) if args.rank_by != RankBy::Predictor => search_by_proxy(&args)?,
-        Command::Search(args) => {
-            let options = args.options()?;
-            if let Some(path) = &args.json {
-                check_out_dir("--json", path)?;
-            }
-            let bundle = match &args.bundle {
-                Some(dir) => dir.clone(),
-                None => locate_bundle()?,
-            };
-            let spec = device(args.device)?;
-            let task = args.data.task(Protocol::mini().resolution, 1)?;
-            let result = dispatch(
-                &spec,
-                Search {
-                    bundle: &bundle,
-                    options: &options,
-                    task: &task,
-                },
-            )??;
-            println!(
-                "{}-way task, {} images; searched in {:.2} s ({} cells scored)\n",
-                task.way(),
-                task.train.len(),
-                result.seconds,
-                result.scored
-            );
-            print!("{}", result.table());
-            if let Some(path) = &args.json {
-                write_out(
-                    "--json",
-                    path,
-                    &(serde_json::to_string_pretty(&result)? + "\n"),
-                )?;
-                println!("\nwrote {}", path.display());
-            }
-        }
+        Command::Search(args) => search::<Nb201>(&args, Protocol::mini().resolution)?,
+        Command::MetaTrain(args) => meta_train(&args)?,
         Command::Train(args) => {
             let spec = device(args.device)?;
             let mut protocol = Protocol::mini();

@@ -3,7 +3,7 @@
 
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use datasets::{Features, Task};
-use graph_vae::{GraphSpace, Nb201Space, TypedGraph};
+use graph_vae::{GraphSpace, TypedGraph};
 use meta_predictor::GraphLatentCache;
 use model_zoo::Protocol;
 use rand::SeedableRng;
@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::budget::{run_budget, BudgetMethod, BudgetStep, BudgetTrace, GpPool};
 use crate::error::{MetanasError, Result};
 use crate::metad2a::{score_seed, MetaD2A, SearchOptions, SearchResult};
+use crate::space::{Nb201, SearchSpace};
 
 /// Settings of [`MetaD2A::search_with_budget`].
 #[derive(Clone, Debug)]
@@ -63,14 +64,14 @@ pub struct BudgetResult {
     pub seconds: f64,
 }
 
-impl<B: Backend> MetaD2A<B> {
+impl<B: Backend, S: SearchSpace> MetaD2A<B, S> {
     /// Predicted accuracies (%) of `archs` as [`predict`](Self::predict) gives them, with each
     /// cell's (dataset, cell) embedding (the predictor head's hidden layer, averaged over the
     /// same image draws), row-major `[archs, width]`, and the width.
     pub fn predict_embedded(
         &self,
         task: &Features,
-        archs: &[Nb201Arch],
+        archs: &[S::Arch],
         draws: usize,
         seed: u64,
     ) -> Result<(Vec<f64>, Vec<f32>, usize)> {
@@ -82,7 +83,8 @@ impl<B: Backend> MetaD2A<B> {
             return Err(MetanasError::Data("no cells to predict".into()));
         }
         let device = self.device();
-        let graphs: Vec<TypedGraph> = archs.iter().map(|a| Nb201Space.arch_to_graph(a)).collect();
+        let space = S::graph_space();
+        let graphs: Vec<TypedGraph> = archs.iter().map(|a| space.arch_to_graph(a)).collect();
         let cache = GraphLatentCache::new(&self.predictor, &graphs, 1024, &device)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (scores, embedding) = cache.score_embedded(
@@ -100,7 +102,11 @@ impl<B: Backend> MetaD2A<B> {
             dim,
         ))
     }
+}
 
+/// The budgeted search trains its candidates with NAS-Bench-201's protocol, so it is a search
+/// of NB201 cells.
+impl<B: Backend> MetaD2A<B, Nb201> {
     /// Searches as [`search`](Self::search) does, then spends `options.budget` training runs
     /// on `task` (whose training images have features `features`, from the bundle's extractor)
     /// with `options.method`, training each chosen candidate with `options.protocol` on backend

@@ -12,6 +12,12 @@
 //! time ([`locate_bundle`]); [`MetaD2A::search`] ranks, with options checked into
 //! [`ValidSearchOptions`]; [`MetaD2A::search_images`] also checks that the images' feature
 //! extractor is the bundle's.
+//!
+//! The model is generic over the [`SearchSpace`] it searches (`MetaD2A<B, S = Nb201>`): the
+//! generator, the predictor, the bundle and the search loop are one code for NAS-Bench-201
+//! cells and Once-for-All MobileNetV3 networks ([`Mbv3`](crate::space::Mbv3)). A bundle records
+//! its space (`metad2a.json`'s `space`, absent = `nb201`), and loading it as another space is
+//! [`MetanasError::SpaceMismatch`].
 
 mod budget;
 mod bundle;
@@ -28,6 +34,7 @@ pub use data::{
 };
 
 use std::collections::HashSet;
+use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -38,7 +45,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use datasets::{FeatureExtractor, Features, Images};
 use graph_vae::{
     ConditionalGenerator, ConditionalGeneratorConfig, Decoding, EpochStats, GraphBatch, GraphSpace,
-    Nb201Space, TrainConfig, TypedGraph,
+    TrainConfig, TypedGraph,
 };
 use meta_predictor::{
     GraphLatentCache, MetaPredictor, MetaPredictorConfig, PredictorEpoch, PredictorMeta,
@@ -51,6 +58,7 @@ use serde::{Deserialize, Serialize};
 use set_encoder::{draw_per_class, SetBatch};
 
 use crate::error::{MetanasError, Result, SearchOptionsError};
+use crate::space::{Nb201, Point, SearchSpace};
 
 /// Bundle format name and version written to `metad2a.json`.
 pub const BUNDLE_FORMAT: &str = "metanas-metad2a";
@@ -93,6 +101,27 @@ impl MetaTrainConfig {
             images_per_class: 20,
         }
     }
+
+    /// [`new`](Self::new) with the generator and predictor sized for space `S`'s graphs (their
+    /// vertex types and count; NB201's are `new`'s).
+    pub fn for_space<S: SearchSpace>(feature_dim: usize) -> Self {
+        let space = S::graph_space();
+        let mut config = Self::new(feature_dim);
+        config.generator = config
+            .generator
+            .with_num_types(space.num_types())
+            .with_max_vertices(space.max_vertices());
+        config.predictor = config
+            .predictor
+            .with_num_types(space.num_types())
+            .with_max_vertices(space.max_vertices());
+        config
+    }
+}
+
+/// The space of a bundle written before spaces were recorded.
+fn nb201_tag() -> String {
+    Nb201::NAME.into()
 }
 
 /// What was meta-trained on, and how it went.
@@ -124,6 +153,10 @@ pub struct BundleMeta {
     pub format: String,
     /// [`BUNDLE_VERSION`] when written.
     pub version: u32,
+    /// The search space ([`SearchSpace::NAME`]: `nb201`, `mbv3`); `nb201` in a bundle written
+    /// before it was recorded.
+    #[serde(default = "nb201_tag")]
+    pub space: String,
     /// Id of the feature extractor the models were trained on (see
     /// [`FeatureExtractor::id`]); [`MetaD2A::search_images`] and [`MetaD2A::predict_images`]
     /// refuse features of another. Empty in a bundle written before it was recorded (then only
@@ -140,36 +173,48 @@ pub struct BundleMeta {
     pub summary: TrainingSummary,
 }
 
-/// A meta-trained MetaD2A: generator + predictor (+ what they were trained on).
+/// A meta-trained MetaD2A of search space `S` (NAS-Bench-201 unless named): generator +
+/// predictor (+ what they were trained on).
 #[derive(Debug)]
-pub struct MetaD2A<B: Backend> {
+pub struct MetaD2A<B: Backend, S: SearchSpace = Nb201> {
     /// Dataset → architectures.
     pub generator: ConditionalGenerator<B>,
     /// (Dataset, architecture) → normalised accuracy.
     pub predictor: MetaPredictor<B>,
     /// Configs, normalisation, provenance.
     pub meta: BundleMeta,
-    all_cells: OnceLock<GraphLatentCache<B>>,
+    /// The graph latents of every point of the space (an exhaustive search's), built once.
+    all_points: OnceLock<GraphLatentCache<B>>,
+    space: PhantomData<S>,
 }
 
-/// One ranked architecture.
+/// One ranked architecture: a point of the searched space (`A`: NB201 cells unless named).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Candidate {
-    /// The cell.
-    pub arch: Nb201Arch,
+pub struct Candidate<A = Nb201Arch> {
+    /// The cell (or network).
+    pub arch: A,
     /// Predicted test accuracy (%), in the database's protocol.
     pub predicted_accuracy: f64,
-    /// Parameters (millions) under the search's macro config.
+    /// Parameters (millions) under the search's reference network (NB201: `macro_config`;
+    /// MobileNetV3: `mbv3_macro_config`).
     pub params_m: f64,
-    /// FLOPs (millions) under the search's macro config.
+    /// FLOPs, i.e. multiply-adds (millions), under the search's reference network.
     pub flops_m: f64,
 }
 
-impl SearchResult {
+impl<A: Point> SearchResult<A> {
     /// The ranked candidates as a text table, one line per candidate (what the CLI and the
     /// quickstart print).
     pub fn table(&self) -> String {
-        let mut out = String::from("rank  predicted %  params (M)  FLOPs (M)  cell\n");
+        let point = if A::Space::NAME == Nb201::NAME {
+            "cell"
+        } else {
+            "network"
+        };
+        let mut out = format!(
+            "rank  predicted %  params (M)  {:>9}  {point}\n",
+            format!("{} (M)", A::Space::FLOPS_LABEL)
+        );
         for (i, c) in self.ranked.iter().enumerate() {
             out += &format!(
                 "{:4}  {:11.2}  {:10.3}  {:9.1}  {}\n",
@@ -184,17 +229,21 @@ impl SearchResult {
     }
 }
 
-/// The result of a search.
+/// The result of a search (of NB201 cells unless `A` names another space's points).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SearchResult {
+pub struct SearchResult<A = Nb201Arch> {
     /// The best `top_k` candidates, best first.
-    pub ranked: Vec<Candidate>,
+    pub ranked: Vec<Candidate<A>>,
     /// Unique valid candidates scored.
     pub scored: usize,
     /// Graphs decoded (0 in exhaustive mode).
     pub decoded: usize,
     /// Decoded graphs that were valid cells.
     pub valid: usize,
+    /// Points drawn for the pool ([`SearchOptions::pool`]), before budgets and duplicates;
+    /// 0 without one (and then not written).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pooled: usize,
     /// Wall seconds of the whole search.
     pub seconds: f64,
 }
@@ -206,11 +255,12 @@ fn bundle_err(path: &Path, e: impl std::fmt::Display) -> MetanasError {
     }
 }
 
-impl<B: Backend> MetaD2A<B> {
+impl<B: Backend, S: SearchSpace> MetaD2A<B, S> {
     /// Meta-trains generator and predictor on `data` (on the autodiff backend `A`, whose inner
-    /// backend is `B`). `log` receives one line per epoch.
+    /// backend is `B`). `log` receives one line per epoch. The configs' graph sizes must be
+    /// the space's ([`MetaTrainConfig::for_space`]).
     pub fn meta_train<A>(
-        data: &MetaData,
+        data: &MetaData<S>,
         extractor_id: &str,
         config: &MetaTrainConfig,
         device: &A::Device,
@@ -220,6 +270,30 @@ impl<B: Backend> MetaD2A<B> {
         A: AutodiffBackend<InnerBackend = B>,
     {
         let start = Instant::now();
+        let space = S::graph_space();
+        for (part, types, vertices) in [
+            (
+                "generator",
+                config.generator.num_types,
+                config.generator.max_vertices,
+            ),
+            (
+                "predictor",
+                config.predictor.num_types,
+                config.predictor.max_vertices,
+            ),
+        ] {
+            if (types, vertices) != (space.num_types(), space.max_vertices()) {
+                return Err(MetanasError::Data(format!(
+                    "the {part} config is sized for graphs of {types} vertex types and \
+                     {vertices} vertices, the `{}` space's have {} and {}: build the config \
+                     with MetaTrainConfig::for_space",
+                    S::NAME,
+                    space.num_types(),
+                    space.max_vertices()
+                )));
+            }
+        }
         let features = data.features();
         if data.generator_pairs.is_empty() {
             return Err(MetanasError::Data(
@@ -286,6 +360,7 @@ impl<B: Backend> MetaD2A<B> {
         let meta = BundleMeta {
             format: BUNDLE_FORMAT.into(),
             version: BUNDLE_VERSION,
+            space: S::NAME.into(),
             extractor: extractor_id.into(),
             images_per_class: per_class,
             generator: config.generator.clone(),
@@ -314,7 +389,8 @@ impl<B: Backend> MetaD2A<B> {
             generator: generator.valid(),
             predictor: trained.model.valid(),
             meta,
-            all_cells: OnceLock::new(),
+            all_points: OnceLock::new(),
+            space: PhantomData,
         })
     }
 
@@ -343,10 +419,11 @@ impl<B: Backend> MetaD2A<B> {
     }
 
     /// Reads a bundle directory written by [`save`](Self::save), and checks it before any use:
-    /// the weights have the shapes `metad2a.json`'s configs give them
-    /// ([`MetanasError::BundleMismatch`]) and every weight is finite
-    /// ([`MetanasError::NonFiniteWeights`]); a missing or unreadable file, or another format or
-    /// version, is [`MetanasError::Bundle`].
+    /// it is a model of space `S` ([`MetanasError::SpaceMismatch`] otherwise; a bundle that
+    /// records no space is NB201's), its configs are sized for `S`'s graphs, the weights have
+    /// the shapes `metad2a.json`'s configs give them ([`MetanasError::BundleMismatch`]) and
+    /// every weight is finite ([`MetanasError::NonFiniteWeights`]); a missing or unreadable
+    /// file, or another format or version, is [`MetanasError::Bundle`].
     pub fn load(dir: &Path, device: &B::Device) -> Result<Self> {
         let path = dir.join("metad2a.json");
         let text = std::fs::read_to_string(&path).map_err(|e| bundle_err(&path, e))?;
@@ -359,6 +436,39 @@ impl<B: Backend> MetaD2A<B> {
                     meta.format, meta.version
                 ),
             ));
+        }
+        if meta.space != S::NAME {
+            return Err(MetanasError::SpaceMismatch {
+                path: dir.to_path_buf(),
+                bundle: meta.space,
+                expected: S::NAME,
+            });
+        }
+        let space = S::graph_space();
+        for (part, types, vertices) in [
+            (
+                "generator",
+                meta.generator.num_types,
+                meta.generator.max_vertices,
+            ),
+            (
+                "predictor",
+                meta.predictor.config.num_types,
+                meta.predictor.config.max_vertices,
+            ),
+        ] {
+            if (types, vertices) != (space.num_types(), space.max_vertices()) {
+                return Err(bundle_err(
+                    &path,
+                    format!(
+                        "the {part} config is sized for graphs of {types} vertex types and \
+                         {vertices} vertices, but the bundle's `{}` space has {} and {}",
+                        S::NAME,
+                        space.num_types(),
+                        space.max_vertices()
+                    ),
+                ));
+            }
         }
         let generator = bundle::load_checked(
             meta.generator.try_init::<B>(device)?,
@@ -374,7 +484,8 @@ impl<B: Backend> MetaD2A<B> {
             generator,
             predictor,
             meta,
-            all_cells: OnceLock::new(),
+            all_points: OnceLock::new(),
+            space: PhantomData,
         })
     }
 
@@ -421,10 +532,10 @@ impl<B: Backend> MetaD2A<B> {
         extractor: &E,
         images: &Images,
         options: &O,
-    ) -> Result<SearchResult>
+    ) -> Result<SearchResult<S::Arch>>
     where
         E: FeatureExtractor + ?Sized,
-        O: SearchParams + ?Sized,
+        O: SearchParams<S> + ?Sized,
     {
         let options = options.checked()?;
         self.check_extractor(extractor)?;
@@ -437,7 +548,7 @@ impl<B: Backend> MetaD2A<B> {
         &self,
         extractor: &E,
         images: &Images,
-        archs: &[Nb201Arch],
+        archs: &[S::Arch],
         draws: usize,
         seed: u64,
     ) -> Result<Vec<f64>> {
@@ -452,7 +563,7 @@ impl<B: Backend> MetaD2A<B> {
     pub fn predict(
         &self,
         task: &Features,
-        archs: &[Nb201Arch],
+        archs: &[S::Arch],
         draws: usize,
         seed: u64,
     ) -> Result<Vec<f64>> {
@@ -461,7 +572,8 @@ impl<B: Backend> MetaD2A<B> {
             return Err(SearchOptionsError::ZeroDraws.into());
         }
         let device = self.device();
-        let graphs: Vec<TypedGraph> = archs.iter().map(|a| Nb201Space.arch_to_graph(a)).collect();
+        let space = S::graph_space();
+        let graphs: Vec<TypedGraph> = archs.iter().map(|a| space.arch_to_graph(a)).collect();
         let cache = GraphLatentCache::new(&self.predictor, &graphs, 1024, &device)?;
         self.scores(&cache, task, draws, seed)
     }
@@ -518,36 +630,46 @@ impl<B: Backend> MetaD2A<B> {
         Ok(())
     }
 
-    /// Ranks cells for the task whose training images have features `task` (from the bundle's
-    /// extractor: [`search_images`](Self::search_images) checks it; here only their width is
-    /// checked). `options` are [`SearchOptions`], checked here, or [`ValidSearchOptions`].
-    pub fn search<O: SearchParams + ?Sized>(
+    /// Ranks points of the space for the task whose training images have features `task`
+    /// (from the bundle's extractor: [`search_images`](Self::search_images) checks it; here only
+    /// their width is checked). `options` are [`SearchOptions`], checked here for space `S`, or
+    /// [`ValidSearchOptions<S>`].
+    ///
+    /// The candidates are the generator's unique valid decodes (up to `candidates`) and, with
+    /// `pool`, that many points drawn at random ([`SearchSpace::sample`]); or, with `exhaustive`, every
+    /// point. Every candidate must meet the budgets; when candidates were produced but none
+    /// meets them the error is [`MetanasError::NoCandidateWithinBudget`], naming the smallest
+    /// costs among them.
+    pub fn search<O: SearchParams<S> + ?Sized>(
         &self,
         task: &Features,
         options: &O,
-    ) -> Result<SearchResult> {
+    ) -> Result<SearchResult<S::Arch>> {
         let start = Instant::now();
-        let valid = options.checked()?;
-        let valid = valid.as_ref();
-        let options = valid.options();
+        let checked = options.checked()?;
+        let checked = checked.as_ref();
+        let options = checked.options();
         self.check_features(task)?;
-        let allowed = |a: &Nb201Arch| valid.fits(a);
+        let space = S::graph_space();
+        let allowed = |a: &S::Arch| checked.fits(a);
         let device = self.device();
-        let (archs, scores, decoded, valid) = if options.exhaustive {
-            let cache = self.all_cells.get_or_init(|| {
-                let graphs: Vec<TypedGraph> = Nb201Arch::all()
-                    .map(|a| Nb201Space.arch_to_graph(&a))
-                    .collect();
+        let (archs, scores, decoded, valid_graphs, pooled) = if options.exhaustive {
+            // `check_in` refuses an exhaustive search of a space without `all`.
+            let all =
+                S::all().ok_or(SearchOptionsError::ExhaustiveUnsupported { space: S::NAME })?;
+            let cache = self.all_points.get_or_init(|| {
+                let graphs: Vec<TypedGraph> = all.iter().map(|a| space.arch_to_graph(a)).collect();
                 GraphLatentCache::new(&self.predictor, &graphs, 2048, &device)
-                    .expect("NB201 graphs always batch")
+                    .expect("the space's own graphs always batch")
             });
             let scores = self.scores(cache, task, options.draws, score_seed(options.seed))?;
-            let archs: Vec<Nb201Arch> = Nb201Arch::all().collect();
-            (archs, scores, 0, 0)
+            (all, scores, 0, 0, 0)
         } else {
             let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
             let mut seen = HashSet::new();
             let mut archs = Vec::new();
+            // The cheapest candidate turned away by the budgets, for the error when none is left.
+            let mut over_budget = Vec::new();
             let (mut decoded, mut valid) = (0, 0);
             for _ in 0..options.max_batches {
                 if archs.len() >= options.candidates {
@@ -577,28 +699,60 @@ impl<B: Backend> MetaD2A<B> {
                 )?;
                 decoded += graphs.len();
                 for g in graphs {
-                    if let Ok(arch) = Nb201Space.graph_to_arch(&g) {
+                    if let Ok(arch) = space.graph_to_arch(&g) {
                         valid += 1;
-                        if archs.len() < options.candidates && allowed(&arch) && seen.insert(arch) {
-                            archs.push(arch);
+                        if archs.len() < options.candidates {
+                            if !allowed(&arch) {
+                                over_budget.push(arch);
+                            } else if seen.insert(arch) {
+                                archs.push(arch);
+                            }
                         }
                     }
                 }
             }
+            // The pool: its own generator of draws, so that adding one leaves the generated
+            // candidates as they were.
+            let mut pool_rng = ChaCha8Rng::seed_from_u64(pool_seed(options.seed));
+            for _ in 0..options.pool {
+                let arch = S::sample(&mut pool_rng);
+                if !allowed(&arch) {
+                    over_budget.push(arch);
+                } else if seen.insert(arch) {
+                    archs.push(arch);
+                }
+            }
             if archs.is_empty() {
-                return Err(MetanasError::Data(
-                    "the generator produced no valid cell within the constraints".into(),
-                ));
+                if over_budget.is_empty() {
+                    return Err(MetanasError::Data(
+                        "the generator produced no valid cell within the constraints".into(),
+                    ));
+                }
+                let distinct: HashSet<S::Arch> = over_budget.iter().copied().collect();
+                let (min_params, min_flops) = distinct
+                    .iter()
+                    .map(|a| checked.cost(a))
+                    .fold((f64::INFINITY, f64::INFINITY), |(p, f), c| {
+                        (p.min(c.params), f.min(c.flops))
+                    });
+                return Err(MetanasError::NoCandidateWithinBudget {
+                    point: S::POINT,
+                    scored: distinct.len(),
+                    max_params: options.max_params,
+                    max_flops: options.max_flops,
+                    min_params,
+                    min_flops,
+                });
             }
             let scores = self.predict(task, &archs, options.draws, score_seed(options.seed))?;
-            (archs, scores, decoded, valid)
+            (archs, scores, decoded, valid, options.pool)
         };
-        let mut ranked: Vec<Candidate> = archs
+        let mut ranked: Vec<Candidate<S::Arch>> = archs
             .iter()
             .zip(&scores)
             .filter(|(a, _)| !options.exhaustive || allowed(a))
             .map(|(a, &s)| {
-                let c = a.cost(&options.macro_config);
+                let c = checked.cost(a);
                 Candidate {
                     arch: *a,
                     predicted_accuracy: s,
@@ -611,17 +765,27 @@ impl<B: Backend> MetaD2A<B> {
         ranked.sort_by(|a, b| {
             b.predicted_accuracy
                 .total_cmp(&a.predicted_accuracy)
-                .then(a.arch.index().cmp(&b.arch.index()))
+                .then(a.arch.point_index().cmp(&b.arch.point_index()))
         });
         ranked.truncate(options.top_k);
         Ok(SearchResult {
             ranked,
             scored,
             decoded,
-            valid,
+            valid: valid_graphs,
+            pooled,
             seconds: start.elapsed().as_secs_f64(),
         })
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// The seed of a search's pool sample, apart from the seed of its image draws and decoding.
+fn pool_seed(seed: u64) -> u64 {
+    seed ^ 0x706f_6f6c
 }
 
 /// The seed of the image draws a search scores its cells with: one for both modes, so that a

@@ -4,13 +4,18 @@
 //! ([`SearchParams`]).
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
 use search_space::cost::MacroConfig;
-use search_space::Nb201Arch;
+use search_space::Mbv3MacroConfig;
 
 use crate::error::{Budget, SearchOptionsError};
+use crate::space::{Nb201, SearchSpace};
 
-/// Search settings, as a caller writes them; [`check`](Self::check) validates them.
+/// Search settings, as a caller writes them; [`check`](Self::check) validates them for
+/// NAS-Bench-201, [`check_in`](Self::check_in) for any [`SearchSpace`]. The fields are the same
+/// for every space; each space reads its own reference network (`macro_config` for NB201,
+/// `mbv3_macro_config` for MobileNetV3).
 ///
 /// ```
 /// use metanas::metad2a::SearchOptions;
@@ -40,18 +45,28 @@ pub struct SearchOptions {
     /// Give up generating after this many calls (the generator may not have `candidates`
     /// distinct cells in it); at least 1.
     pub max_batches: usize,
-    /// Score all 15,625 cells instead of generating.
+    /// Score every point of the space instead of generating (NB201: all 15,625 cells; refused
+    /// for a space too large to score whole, such as MobileNetV3: use `pool`).
     pub exhaustive: bool,
-    /// Only cells with at most this many parameters (millions, under `macro_config`); finite,
-    /// non-negative, and met by at least one cell.
+    /// Points drawn at random from the space ([`SearchSpace::sample`], seeded by `seed`) and
+    /// ranked beside the generated candidates, under the same budgets; 0 (the default) ranks
+    /// generated candidates only. The MobileNetV3 space's stand-in for an exhaustive search.
+    pub pool: usize,
+    /// Only points with at most this many parameters (millions, under the space's reference
+    /// network); finite, non-negative, and met by at least one point of the space.
     pub max_params: Option<f64>,
-    /// Only cells with at most this many FLOPs (millions, under `macro_config`); finite,
-    /// non-negative, and met by at least one cell.
+    /// Only points with at most this many FLOPs, i.e. multiply-adds (millions, under the
+    /// space's reference network); finite, non-negative, and met by at least one point of the
+    /// space.
     pub max_flops: Option<f64>,
-    /// The network the constraints and reported costs refer to (default: NB201's CIFAR-10
-    /// network, C=16, N=5, 32×32); every size at least 1.
+    /// The network NAS-Bench-201's constraints and reported costs refer to (default: NB201's
+    /// CIFAR-10 network, C=16, N=5, 32×32); every size at least 1.
     pub macro_config: MacroConfig,
-    /// Seed of the image draws and sampled decoding.
+    /// The network MobileNetV3's constraints and reported costs refer to (default: OFA's
+    /// ImageNet network, [`Mbv3MacroConfig::ofa_imagenet`]: width 1.0, 3×224×224, 1,000
+    /// classes; not the 32-pixel network the database trains).
+    pub mbv3_macro_config: Mbv3MacroConfig,
+    /// Seed of the image draws, sampled decoding and the `pool` sample.
     pub seed: u64,
 }
 
@@ -65,21 +80,45 @@ impl Default for SearchOptions {
             draws_per_batch: 20,
             max_batches: 50,
             exhaustive: false,
+            pool: 0,
             max_params: None,
             max_flops: None,
             macro_config: MacroConfig::nb201_cifar10(),
+            mbv3_macro_config: Mbv3MacroConfig::ofa_imagenet(),
             seed: 0,
         }
     }
 }
 
 impl SearchOptions {
-    /// Checks every value; the first invalid one is the error.
+    /// Checks every value for a NAS-Bench-201 search ([`check_in::<Nb201>`](Self::check_in));
+    /// the first invalid one is the error.
     ///
     /// Besides the counts that must be at least 1 and budgets that must be finite and
     /// non-negative, the budgets together must admit at least one NAS-Bench-201 cell under
     /// `macro_config` (else every search would come back empty).
     pub fn check(&self) -> Result<ValidSearchOptions, SearchOptionsError> {
+        self.check_in::<Nb201>()
+    }
+
+    /// Checks every value for a search of space `S`; the first invalid one is the error: a
+    /// count of 0, the space's reference network, an exhaustive search of a space that cannot
+    /// be scored whole, a budget that is not a finite non-negative number, or budgets that no
+    /// point of `S` meets ([`SearchOptionsError::NoCellWithinBudget`], naming the smallest
+    /// costs, scanned over [`SearchSpace::cheapest`]).
+    ///
+    /// ```
+    /// use metanas::prelude::*;
+    ///
+    /// let options = SearchOptions { max_flops: Some(300.0), pool: 500, ..SearchOptions::default() };
+    /// assert!(options.check_in::<Mbv3>().is_ok());
+    /// let tiny = SearchOptions { max_flops: Some(1.0), ..SearchOptions::default() };
+    /// assert!(matches!(
+    ///     tiny.check_in::<Mbv3>(),
+    ///     Err(SearchOptionsError::NoCellWithinBudget { .. })
+    /// ));
+    /// ```
+    pub fn check_in<S: SearchSpace>(&self) -> Result<ValidSearchOptions<S>, SearchOptionsError> {
         for (value, error) in [
             (self.candidates, SearchOptionsError::ZeroCandidates),
             (self.top_k, SearchOptionsError::ZeroTopK),
@@ -92,17 +131,9 @@ impl SearchOptions {
                 return Err(error);
             }
         }
-        let m = &self.macro_config;
-        for (field, value) in [
-            ("channels", m.channels),
-            ("cells_per_stage", m.cells_per_stage),
-            ("input_channels", m.input_channels),
-            ("num_classes", m.num_classes),
-            ("resolution", m.resolution),
-        ] {
-            if value == 0 {
-                return Err(SearchOptionsError::ZeroMacroSize { field });
-            }
+        S::check_config(self)?;
+        if self.exhaustive && S::all().is_none() {
+            return Err(SearchOptionsError::ExhaustiveUnsupported { space: S::NAME });
         }
         for (budget, value) in [
             (Budget::Params, self.max_params),
@@ -112,26 +143,32 @@ impl SearchOptions {
                 return Err(SearchOptionsError::InvalidBudget { budget, value });
             }
         }
-        let valid = ValidSearchOptions(self.clone());
-        if (self.max_params.is_some() || self.max_flops.is_some())
-            && !Nb201Arch::all().any(|a| valid.fits(&a))
-        {
-            let (min_params, min_flops) = Nb201Arch::all()
-                .map(|a| a.cost(m))
-                .fold((f64::INFINITY, f64::INFINITY), |(p, f), c| {
-                    (p.min(c.params), f.min(c.flops))
+        let valid = ValidSearchOptions(self.clone(), PhantomData);
+        if self.max_params.is_some() || self.max_flops.is_some() {
+            let cheapest = S::cheapest();
+            if !cheapest.iter().any(|a| valid.fits(a)) {
+                let (min_params, min_flops) = cheapest
+                    .iter()
+                    .map(|a| S::cost(a, self))
+                    .fold((f64::INFINITY, f64::INFINITY), |(p, f), c| {
+                        (p.min(c.params), f.min(c.flops))
+                    });
+                return Err(SearchOptionsError::NoCellWithinBudget {
+                    point: S::POINT,
+                    config: S::CONFIG_FIELD,
+                    max_params: self.max_params,
+                    max_flops: self.max_flops,
+                    min_params,
+                    min_flops,
                 });
-            return Err(SearchOptionsError::NoCellWithinBudget {
-                max_params: self.max_params,
-                max_flops: self.max_flops,
-                min_params,
-                min_flops,
-            });
+            }
         }
         Ok(valid)
     }
 }
 
+/// NB201's (so that `ValidSearchOptions::try_from` needs no annotation); other spaces:
+/// [`SearchOptions::check_in`].
 impl TryFrom<SearchOptions> for ValidSearchOptions {
     type Error = SearchOptionsError;
 
@@ -140,12 +177,13 @@ impl TryFrom<SearchOptions> for ValidSearchOptions {
     }
 }
 
-/// [`SearchOptions`] that passed [`SearchOptions::check`]; only `check` builds one, so a search
-/// given one needs no further validation.
+/// [`SearchOptions`] that passed [`SearchOptions::check_in`] for space `S` (NAS-Bench-201
+/// unless named); only `check_in` builds one, so a search of `S` given one needs no further
+/// validation.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ValidSearchOptions(SearchOptions);
+pub struct ValidSearchOptions<S: SearchSpace = Nb201>(SearchOptions, PhantomData<S>);
 
-impl ValidSearchOptions {
+impl<S: SearchSpace> ValidSearchOptions<S> {
     /// The checked values.
     pub fn options(&self) -> &SearchOptions {
         &self.0
@@ -156,36 +194,43 @@ impl ValidSearchOptions {
         self.0
     }
 
-    /// Whether `arch` meets the budgets under the macro config.
-    pub fn fits(&self, arch: &Nb201Arch) -> bool {
+    /// Parameters and multiply-adds (millions) of `arch` under the space's reference network.
+    pub fn cost(&self, arch: &S::Arch) -> search_space::Cost {
+        S::cost(arch, &self.0)
+    }
+
+    /// Whether `arch` meets the budgets under the space's reference network.
+    pub fn fits(&self, arch: &S::Arch) -> bool {
         let o = &self.0;
-        let c = arch.cost(&o.macro_config);
+        let c = self.cost(arch);
         o.max_params.is_none_or(|m| c.params <= m) && o.max_flops.is_none_or(|m| c.flops <= m)
     }
 }
 
 impl Default for ValidSearchOptions {
-    /// [`SearchOptions::default`], which is valid (a unit test checks it).
+    /// [`SearchOptions::default`], which is valid (a unit test checks it; it is valid for
+    /// MobileNetV3 too: `SearchOptions::default().check_in::<Mbv3>()`). NB201's only, so that
+    /// `ValidSearchOptions::default()` needs no annotation.
     fn default() -> Self {
-        Self(SearchOptions::default())
+        Self(SearchOptions::default(), PhantomData)
     }
 }
 
-/// What [`MetaD2A::search`](super::MetaD2A::search) accepts: [`SearchOptions`], checked at each
-/// call, or [`ValidSearchOptions`], checked once (linfa's `ParamGuard`).
-pub trait SearchParams {
+/// What [`MetaD2A::search`](super::MetaD2A::search) of space `S` accepts: [`SearchOptions`],
+/// checked at each call, or [`ValidSearchOptions<S>`], checked once (linfa's `ParamGuard`).
+pub trait SearchParams<S: SearchSpace = Nb201> {
     /// The checked options, or the first invalid value.
-    fn checked(&self) -> Result<Cow<'_, ValidSearchOptions>, SearchOptionsError>;
+    fn checked(&self) -> Result<Cow<'_, ValidSearchOptions<S>>, SearchOptionsError>;
 }
 
-impl SearchParams for SearchOptions {
-    fn checked(&self) -> Result<Cow<'_, ValidSearchOptions>, SearchOptionsError> {
-        self.check().map(Cow::Owned)
+impl<S: SearchSpace> SearchParams<S> for SearchOptions {
+    fn checked(&self) -> Result<Cow<'_, ValidSearchOptions<S>>, SearchOptionsError> {
+        self.check_in::<S>().map(Cow::Owned)
     }
 }
 
-impl SearchParams for ValidSearchOptions {
-    fn checked(&self) -> Result<Cow<'_, ValidSearchOptions>, SearchOptionsError> {
+impl<S: SearchSpace> SearchParams<S> for ValidSearchOptions<S> {
+    fn checked(&self) -> Result<Cow<'_, ValidSearchOptions<S>>, SearchOptionsError> {
         Ok(Cow::Borrowed(self))
     }
 }
@@ -193,6 +238,8 @@ impl SearchParams for ValidSearchOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::space::Mbv3;
+    use search_space::{Mbv3Arch, Nb201Arch};
 
     fn with(
         change: impl FnOnce(&mut SearchOptions),
@@ -208,6 +255,77 @@ mod tests {
             SearchOptions::default().check(),
             Ok(ValidSearchOptions::default())
         );
+    }
+
+    #[test]
+    fn the_default_is_valid_for_mobilenet() {
+        let valid = SearchOptions::default().check_in::<Mbv3>().unwrap();
+        assert_eq!(valid.options(), &SearchOptions::default());
+    }
+
+    #[test]
+    fn mobilenet_cannot_be_searched_exhaustively() {
+        let e = SearchOptions {
+            exhaustive: true,
+            ..SearchOptions::default()
+        }
+        .check_in::<Mbv3>()
+        .unwrap_err();
+        assert_eq!(
+            e,
+            SearchOptionsError::ExhaustiveUnsupported { space: "mbv3" }
+        );
+        assert!(e.to_string().contains("pool"), "{e}");
+        // NB201's exhaustive search stays valid.
+        assert!(with(|o| o.exhaustive = true).is_ok());
+    }
+
+    #[test]
+    fn the_mobilenet_macro_config_is_checked() {
+        let mut options = SearchOptions::default();
+        options.mbv3_macro_config.resolution = 0;
+        assert!(matches!(
+            options.check_in::<Mbv3>(),
+            Err(SearchOptionsError::Mbv3MacroConfig(_))
+        ));
+        // NB201 does not read it.
+        assert!(options.check().is_ok());
+    }
+
+    #[test]
+    fn a_mobilenet_budget_no_network_meets_names_the_smallest_network() {
+        let smallest = Mbv3Arch::smallest()
+            .cost(&Mbv3MacroConfig::ofa_imagenet())
+            .unwrap();
+        let options = SearchOptions {
+            max_flops: Some(smallest.flops - 0.5),
+            ..SearchOptions::default()
+        };
+        let e = options.check_in::<Mbv3>().unwrap_err();
+        assert_eq!(
+            e,
+            SearchOptionsError::NoCellWithinBudget {
+                point: "MobileNetV3 network",
+                config: "mbv3_macro_config",
+                max_params: None,
+                max_flops: Some(smallest.flops - 0.5),
+                min_params: smallest.params,
+                min_flops: smallest.flops,
+            }
+        );
+        assert!(e.to_string().contains("MobileNetV3"), "{e}");
+        // At the smallest network's cost exactly, the budget is met; it fits, the largest not.
+        let valid = SearchOptions {
+            max_flops: Some(smallest.flops),
+            max_params: Some(smallest.params),
+            ..SearchOptions::default()
+        }
+        .check_in::<Mbv3>()
+        .unwrap();
+        assert!(valid.fits(&Mbv3Arch::smallest()));
+        assert!(!valid.fits(&Mbv3Arch::largest()));
+        // The same budget in NB201's units is a different question.
+        assert!(options.check().is_ok());
     }
 
     #[test]
