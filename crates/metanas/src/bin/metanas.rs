@@ -21,6 +21,7 @@
 //! this executable: [`metanas::metad2a::locate_bundle`]).
 
 use std::error::Error;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::AutodiffBackend;
@@ -40,7 +41,7 @@ use metanas::metad2a::{
 };
 use metanas::space::{Mbv3, Nb201, SearchSpace};
 use model_zoo::mbv3::Mbv3Protocol;
-use model_zoo::{Protocol, RunResult};
+use model_zoo::{Protocol, RunResult, TrainEvent};
 use search_space::Nb201Arch;
 use set_encoder::CnnExtractor;
 
@@ -926,7 +927,41 @@ struct Train<'a> {
 impl WithBackend for Train<'_> {
     type Output = Result<RunResult, model_zoo::TrainError>;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        model_zoo::train::<B>(self.arch, self.task, self.protocol, self.seed, &device)
+        // A bar on a terminal, fed by the trainer's events; nothing otherwise.
+        let bar = if std::io::stderr().is_terminal() {
+            ProgressBar::new(0)
+        } else {
+            ProgressBar::hidden()
+        };
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:30} {pos}/{len} steps {elapsed} {msg}")
+        {
+            bar.set_style(style);
+        }
+        let result = model_zoo::train_observed::<B>(
+            self.arch,
+            self.task,
+            self.protocol,
+            self.seed,
+            &device,
+            &mut |event| match event {
+                TrainEvent::Start { total_steps, .. } => bar.set_length(total_steps as u64),
+                TrainEvent::Step { .. } => bar.inc(1),
+                TrainEvent::Epoch { epoch, metrics } => {
+                    let test = match (metrics.test_loss, metrics.test_accuracy) {
+                        (Some(l), Some(a)) => format!(", test loss {l:.4} acc {a:.4}"),
+                        _ => String::new(),
+                    };
+                    bar.set_message(format!(
+                        "epoch {}: train loss {:.4}{test}",
+                        epoch + 1,
+                        metrics.train_loss
+                    ));
+                }
+            },
+        );
+        bar.finish_and_clear();
+        result
     }
 }
 
