@@ -224,7 +224,8 @@ impl WithBackend for Adapt<'_> {
         let records = load(&[self.database.to_path_buf()])?;
         let truth = panel_means(&records);
         let resolution = meta.config().resolution;
-        for (group, task) in build_tasks(self.database, Role::MetaTest, 5, resolution)? {
+        let sets = truth.len();
+        for (group, task) in build_tasks(self.database, Role::MetaTest, sets, resolution)? {
             let means = truth.get(&group);
             let best = means.map(|m| m.values().copied().fold(f64::NAN, f64::max));
             println!(

@@ -15,8 +15,8 @@
 //! docs for batch norm under weight sharing); the distribution over cells is a `[6, 5]` logit
 //! matrix ([`ArchLogits`]), one categorical per edge shared by every cell, its own module with
 //! its own optimiser. Tasks of every class count share one classifier of `max_classes` outputs,
-//! of which a task reads its first `way` (labels are arbitrary per task, so the meta-learned
-//! head carries little; the body and α carry what transfers). Grayscale tasks enter as three
+//! of which a task reads its first `way`; labels are arbitrary per task, so the head starts
+//! every inner loop at zero and only the body and α carry what transfers. Grayscale tasks enter as three
 //! replicated channels (`TaskSpec::with_channels(3)`), so one stem serves every domain.
 //!
 //! Where this differs from the paper: first-order Reptile instead of BASE's meta-gradient
@@ -534,6 +534,18 @@ fn inner_loop<B: AutodiffBackend>(
     stage: &str,
 ) -> Result<Adapted<B>, BaseError> {
     let device = arch.logits.val().device();
+    // A task's labels are arbitrary: the head starts every task at zero (uniform predictions,
+    // loss ln(way)), so the first steps' gradients, also those on α, measure the body's
+    // features rather than a meta-learned head's confident mistakes.
+    // (`zeros_like` is a new, untracked tensor: it must be marked as a parameter again.)
+    supernet.classifier.weight = supernet
+        .classifier
+        .weight
+        .map(|w| w.zeros_like().require_grad());
+    supernet.classifier.bias = supernet
+        .classifier
+        .bias
+        .map(|b| b.map(|b| b.zeros_like().require_grad()));
     let mut weight_optim = SgdConfig::new()
         .with_momentum(Some(
             MomentumConfig::new()
