@@ -65,6 +65,15 @@ enum Command {
         /// Seed of a new bundle.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Inner steps per iteration (a new bundle only).
+        #[arg(long)]
+        inner_steps: Option<usize>,
+        /// Adam learning rate of the cell distribution in the inner loop (a new bundle only).
+        #[arg(long)]
+        arch_lr: Option<f64>,
+        /// SGD learning rate of the supernet weights in the inner loop (a new bundle only).
+        #[arg(long)]
+        weight_lr: Option<f64>,
     },
     /// Adapt the bundle and a from-scratch supernet to each meta-test set.
     Adapt {
@@ -99,16 +108,25 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             iterations,
             checkpoint_every,
             seed,
+            inner_steps,
+            arch_lr,
+            weight_lr,
         } => dispatch(
             &device,
             MetaTrain {
                 database: &cli.database,
                 out: &out,
                 tasks,
-                config: BaseConfig {
-                    meta_iterations: iterations,
-                    seed,
-                    ..BaseConfig::default()
+                config: {
+                    let d = BaseConfig::default();
+                    BaseConfig {
+                        meta_iterations: iterations,
+                        seed,
+                        inner_steps: inner_steps.unwrap_or(d.inner_steps),
+                        arch_lr: arch_lr.unwrap_or(d.arch_lr),
+                        weight_lr: weight_lr.unwrap_or(d.weight_lr),
+                        ..d
+                    }
                 },
                 checkpoint_every: checkpoint_every.max(1),
             },
