@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! # meta-train (resumable: run the same command again after a kill; a checkpoint every 25)
-//! cargo run --release --example base -- meta-train --out target/base --tasks 40 --iterations 300
+//! cargo run --release --example base -- meta-train --out target/base --tasks 60 --iterations 800
 //! # adapt to every meta-test set of the database, 50 steps, against the from-scratch search
 //! cargo run --release --example base -- adapt --bundle target/base --steps 50
 //! ```
@@ -54,10 +54,10 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
         /// Meta-training tasks, round-robin over the database's meta-training groups.
-        #[arg(long, default_value_t = 40)]
+        #[arg(long, default_value_t = 60)]
         tasks: usize,
         /// Meta-training iterations (a new bundle only; a resumed one keeps its config).
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 800)]
         iterations: usize,
         /// Save a checkpoint every this many iterations.
         #[arg(long, default_value_t = 25)]

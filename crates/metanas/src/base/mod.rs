@@ -62,7 +62,8 @@ pub const BASE_FORMAT: &str = "metanas-base";
 pub const BASE_VERSION: u32 = 1;
 
 /// How BASE meta-trains and adapts. The defaults are the database's mini scale (C = 8, one cell
-/// per stage, 16 px) with GDAS's hard Gumbel sampling.
+/// per stage, 16 px) with GDAS's hard Gumbel sampling, and the first configuration that did not
+/// collapse (docs/base.md).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BaseConfig {
     /// Supernet width C of the first stage.
@@ -103,14 +104,15 @@ impl Default for BaseConfig {
             resolution: 16,
             max_classes: 20,
             batch_size: 32,
-            inner_steps: 10,
+            inner_steps: 20,
             weight_lr: 0.05,
             momentum: 0.9,
-            arch_lr: 0.05,
+            // 0.05 collapsed the distribution onto cells that output zeros (docs/base.md).
+            arch_lr: 0.003,
             tau: 1.0,
             hard: true,
             meta_step: 1.0,
-            meta_iterations: 300,
+            meta_iterations: 800,
             seed: 0,
         }
     }
