@@ -75,6 +75,21 @@ pub enum Normalization {
 }
 
 impl TaskSpec {
+    /// The task's identity as text: its JSON, the form run stores keep it in and compare it by
+    /// (serde_json writes these fields in declaration order, so equal specs give equal keys).
+    /// The one task key of the workspace: the database, its analysis, the evaluation harness and
+    /// MetaD2A's meta-training data all group runs by it.
+    ///
+    /// ```
+    /// use datasets::{SourceSpec, TaskSpec};
+    /// let a = TaskSpec::new(SourceSpec::Digits, vec![3, 1], 5, 5, 16, 42);
+    /// assert_eq!(a.key(), a.clone().key());
+    /// assert_ne!(a.key(), a.clone().with_channels(3).key());
+    /// ```
+    pub fn key(&self) -> String {
+        serde_json::to_string(self).expect("a task spec serialises (no maps, finite numbers)")
+    }
+
     /// A spec with 1 channel, [`Normalization::Fixed`] and no held-out groups.
     pub fn new(
         source: SourceSpec,

@@ -634,7 +634,7 @@ fn collect(records: &[RunRecord]) -> Vec<TaskData<'_>> {
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut tasks: Vec<TaskData> = Vec::new();
     for r in records {
-        let key = serde_json::to_string(&r.task).expect("task specs serialise");
+        let key = r.task.key();
         let t = *index.entry(key).or_insert_with(|| {
             tasks.push(TaskData {
                 group: &r.group,

@@ -628,7 +628,7 @@ pub(crate) fn train_scores(records: &[RunRecord]) -> HashMap<usize, (f64, usize)
     let mut tasks: BTreeMap<String, BTreeMap<usize, Vec<f64>>> = BTreeMap::new();
     for r in records.iter().filter(|r| r.role == Role::MetaTrain) {
         if let Some(a) = r.result.test_accuracy.filter(|_| r.result.is_ok()) {
-            let key = serde_json::to_string(&r.task).expect("task specs serialise");
+            let key = r.task.key();
             tasks
                 .entry(key)
                 .or_default()

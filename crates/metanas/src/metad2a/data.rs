@@ -221,7 +221,7 @@ impl Default for MetaDataOptions {
 }
 
 fn key(spec: &TaskSpec) -> String {
-    serde_json::to_string(spec).unwrap_or_default()
+    spec.key()
 }
 
 impl<S: SearchSpace> MetaData<S> {

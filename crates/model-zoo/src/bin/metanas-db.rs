@@ -351,7 +351,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 .transpose()?;
             let mut tasks: BTreeMap<(String, String), Vec<&RunRecord>> = BTreeMap::new();
             for r in &records {
-                let key = serde_json::to_string(&r.task).expect("spec serialises");
+                let key = r.task.key();
                 tasks.entry((r.group.clone(), key)).or_default().push(r);
             }
             println!("| group | task | archs | seeds | s/run (median) | mean acc (range) | r | SNR 1 seed | SNR recorded | seeds for SNR 3 | Spearman vs NB201-C10 |");

@@ -79,7 +79,7 @@ pub fn source_tasks(
     let mut groups: Vec<(String, Vec<SourceTask>)> = Vec::new();
     let mut seen = HashSet::new();
     for r in contents.records.into_iter().filter(|r| r.role == role) {
-        let text = serde_json::to_string(&r.task).map_err(StoreError::from)?;
+        let text = r.task.key();
         if !seen.insert(text) {
             continue;
         }
