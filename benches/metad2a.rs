@@ -99,12 +99,12 @@ fn bench_on<B: Backend>(c: &mut Criterion, spec: DeviceSpec, device: &B::Device)
     let mut group = c.benchmark_group(label("predictor, 1,000 cells, 1 draw", spec));
     group.throughput(Throughput::Elements(1000));
     group.bench_function("graph latents cached", |b| {
-        let cache = GraphLatentCache::new(&model.predictor, &graphs, 1024, device).unwrap();
+        let cache = GraphLatentCache::new(model.predictor(), &graphs, 1024, device).unwrap();
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         b.iter(|| {
             black_box(
                 cache
-                    .score(&model.predictor, &features, 20, 1, &mut rng)
+                    .score(model.predictor(), &features, 20, 1, &mut rng)
                     .unwrap(),
             )
         })
@@ -112,10 +112,10 @@ fn bench_on<B: Backend>(c: &mut Criterion, spec: DeviceSpec, device: &B::Device)
     group.bench_function("graph latents computed", |b| {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         b.iter(|| {
-            let cache = GraphLatentCache::new(&model.predictor, &graphs, 1024, device).unwrap();
+            let cache = GraphLatentCache::new(model.predictor(), &graphs, 1024, device).unwrap();
             black_box(
                 cache
-                    .score(&model.predictor, &features, 20, 1, &mut rng)
+                    .score(model.predictor(), &features, 20, 1, &mut rng)
                     .unwrap(),
             )
         })

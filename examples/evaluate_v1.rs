@@ -220,18 +220,23 @@ fn evaluate<B: AutodiffBackend>(args: &Args, device: &B::Device) -> Result<(), B
         data.tasks.len() - data.meta_test.len(),
         data.meta_test.len()
     );
-    if data.train.len() != bundle.meta.summary.train_examples {
+    if data.train.len() != bundle.meta().summary.train_examples {
         println!(
             "warning: the bundle was trained on {} examples, this database gives {}: the ablation \
              and the global prior see different data than the bundle (pass the bundle's database)",
-            bundle.meta.summary.train_examples,
+            bundle.meta().summary.train_examples,
             data.train.len()
         );
     }
 
     // Ablation (a): the same predictor trained with a constant dataset input.
     println!("training the ablation predictor (constant dataset input)...");
-    let ablation_config = bundle.meta.predictor.config.clone().with_use_dataset(false);
+    let ablation_config = bundle
+        .meta()
+        .predictor
+        .config
+        .clone()
+        .with_use_dataset(false);
     let train_config = meta_predictor::PredictorTrainConfig {
         seed: args.seed,
         ..Default::default()
@@ -441,10 +446,10 @@ fn evaluate<B: AutodiffBackend>(args: &Args, device: &B::Device) -> Result<(), B
     );
     let meta_line = format!(
         "Meta-trained on {} runs over {} tasks ({} validation runs); predictor kept at epoch {}.\n",
-        bundle.meta.summary.train_examples,
-        bundle.meta.summary.tasks,
-        bundle.meta.summary.valid_examples,
-        bundle.meta.predictor.best_epoch
+        bundle.meta().summary.train_examples,
+        bundle.meta().summary.tasks,
+        bundle.meta().summary.valid_examples,
+        bundle.meta().predictor.best_epoch
     );
     std::fs::write(
         args.out.join("predictor.md"),

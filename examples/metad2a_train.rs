@@ -127,8 +127,8 @@ fn meta_train<B: AutodiffBackend>(args: &Args, device: &B::Device) -> Result<(),
     println!(
         "saved {} (predictor best epoch {}, {:.0} s)",
         args.out.display(),
-        model.meta.predictor.best_epoch,
-        model.meta.summary.seconds
+        model.meta().predictor.best_epoch,
+        model.meta().summary.seconds
     );
     Ok(())
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::backend::{Autodiff, Flex};
-use burn::module::Param;
+use burn::module::{Module as _, Param};
 use burn::tensor::Tensor;
 use datasets::{DataPaths, PixelExtractor, SourceSpec, Task};
 use metanas::metad2a::{ground_truths, MetaData, MetaDataOptions, MetaTrainConfig};
@@ -280,23 +280,34 @@ fn bundles_with_non_finite_weights_are_refused() {
         ("predictor.mpk", "head_out.weight", f32::NAN),
         ("generator.mpk", "fc_mu.weight", f32::INFINITY),
     ] {
-        let mut model = bundle();
+        // Save the shipped bundle, then overwrite one of its weight files with a corrupted copy
+        // of that module (the fields are private: a bundle is only changed through its files).
+        let model = bundle();
+        let dir = std::env::temp_dir().join(format!("metanas-nan-{}", std::process::id()));
+        model.save(&dir).unwrap();
+        let recorder =
+            burn::record::NamedMpkFileRecorder::<burn::record::FullPrecisionSettings>::new();
         if file == "predictor.mpk" {
-            let shape = model.predictor.head_out.weight.dims();
-            model.predictor.head_out.weight =
-                Param::from_tensor(Tensor::full(shape, value, &device));
+            let mut predictor = model.predictor().clone();
+            let shape = predictor.head_out.weight.dims();
+            predictor.head_out.weight = Param::from_tensor(Tensor::full(shape, value, &device));
+            predictor
+                .save_file(dir.join("predictor"), &recorder)
+                .unwrap();
         } else {
-            let w = model.generator.fc_mu.weight.val();
+            let mut generator = model.generator().clone();
+            let w = generator.fc_mu.weight.val();
             let shape = w.dims();
             let mut values = w.into_data().to_vec::<f32>().unwrap();
             values[3] = value;
-            model.generator.fc_mu.weight = Param::from_tensor(Tensor::from_data(
+            generator.fc_mu.weight = Param::from_tensor(Tensor::from_data(
                 burn::tensor::TensorData::new(values, shape),
                 &device,
             ));
+            generator
+                .save_file(dir.join("generator"), &recorder)
+                .unwrap();
         }
-        let dir = std::env::temp_dir().join(format!("metanas-nan-{}", std::process::id()));
-        model.save(&dir).unwrap();
         match MetaD2A::<Flex>::load(&dir, &device) {
             Err(e @ MetanasError::NonFiniteWeights { .. }) => {
                 let MetanasError::NonFiniteWeights {
@@ -368,7 +379,7 @@ fn features_of_another_extractor_are_refused() {
     };
     let e = model.search_images(&pixels, &images, &options).unwrap_err();
     assert!(
-        matches!(&e, MetanasError::ExtractorMismatch { bundle, found } if bundle == &model.meta.extractor && found == &pixels.id()),
+        matches!(&e, MetanasError::ExtractorMismatch { bundle, found } if bundle == &model.meta().extractor && found == &pixels.id()),
         "{e:?}"
     );
     let arch = search_space::Nb201Arch::all().next().unwrap();
@@ -392,7 +403,7 @@ fn a_bundle_without_an_extractor_id_still_loads() {
         m.as_object_mut().unwrap().remove("extractor");
     });
     let model = MetaD2A::<Flex>::load(&dir, &Default::default()).unwrap();
-    assert_eq!(model.meta.extractor, "");
+    assert_eq!(model.meta().extractor, "");
     // Nothing recorded, nothing to compare: only the width is checked.
     assert!(model.check_extractor(&PixelExtractor::new(8)).is_ok());
     assert!(matches!(
@@ -406,7 +417,7 @@ fn a_bundle_without_an_extractor_id_still_loads() {
 fn the_pretrained_bundle_is_found_at_run_time() {
     // Tests run from crates/metanas: the bundle is crates/metanas/bundle of a folder above.
     let model = MetaD2A::<Flex>::pretrained(&Default::default()).unwrap();
-    assert_eq!(model.meta.extractor, bundle().meta.extractor);
+    assert_eq!(model.meta().extractor, bundle().meta().extractor);
     assert!(locate_bundle().unwrap().ends_with("crates/metanas/bundle"));
 }
 
@@ -574,7 +585,7 @@ fn an_mbv3_bundle_meta_trains_round_trips_and_searches_within_a_macs_budget() {
         |_| {},
     )
     .unwrap();
-    assert_eq!(model.meta.space, "mbv3");
+    assert_eq!(model.meta().space, "mbv3");
 
     let dir = scratch("mbv3-bundle");
     model.save(&dir).unwrap();

@@ -599,8 +599,8 @@ impl<S: SearchSpace> WithBackend for MetaTrain<'_, S> {
             "saved {} ({} bundle; predictor best epoch {}, {:.0} s)",
             args.out.display(),
             S::NAME,
-            model.meta.predictor.best_epoch,
-            model.meta.summary.seconds
+            model.meta().predictor.best_epoch,
+            model.meta().summary.seconds
         );
         Ok(())
     }

@@ -183,13 +183,17 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
     let all_classes: Vec<Nb201Arch> = Nb201Arch::all()
         .filter(|a| a.canonical_id() == a.index())
         .collect();
-    let combination =
-        match &inputs.metad2a {
-            Some(m) if !m.model.meta.summary.valid_tasks.is_empty() => Some(
-                fit_combination::<B, M>(inputs.records, inputs.data, m, options, device, log)?,
-            ),
-            _ => None,
-        };
+    let combination = match &inputs.metad2a {
+        Some(m) if !m.model.meta().summary.valid_tasks.is_empty() => Some(fit_combination::<B, M>(
+            inputs.records,
+            inputs.data,
+            m,
+            options,
+            device,
+            log,
+        )?),
+        _ => None,
+    };
     let mut sets = Vec::new();
     for (s, truth) in truths.iter().enumerate() {
         let group = truth.group.clone();
@@ -525,7 +529,7 @@ fn fit_combination<B: AutodiffBackend, M: Backend>(
     device: &B::Device,
     log: &mut dyn FnMut(&str),
 ) -> Result<RankCombination, EvaluateError> {
-    let specs = &m.model.meta.summary.valid_tasks;
+    let specs = &m.model.meta().summary.valid_tasks;
     log(&format!(
         "fitting the predictor + proxies combination on {} held-out meta-training tasks",
         specs.len()

@@ -178,11 +178,11 @@ pub struct BundleMeta {
 #[derive(Debug)]
 pub struct MetaD2A<B: Backend, S: SearchSpace = Nb201> {
     /// Dataset → architectures.
-    pub generator: ConditionalGenerator<B>,
+    generator: ConditionalGenerator<B>,
     /// (Dataset, architecture) → normalised accuracy.
-    pub predictor: MetaPredictor<B>,
+    predictor: MetaPredictor<B>,
     /// Configs, normalisation, provenance.
-    pub meta: BundleMeta,
+    meta: BundleMeta,
     /// The graph latents of every point of the space (an exhaustive search's), built once.
     all_points: OnceLock<GraphLatentCache<B>>,
     space: PhantomData<S>,
@@ -256,6 +256,21 @@ fn bundle_err(path: &Path, e: impl std::fmt::Display) -> MetanasError {
 }
 
 impl<B: Backend, S: SearchSpace> MetaD2A<B, S> {
+    /// The dataset-conditioned generator (dataset → architectures).
+    pub fn generator(&self) -> &ConditionalGenerator<B> {
+        &self.generator
+    }
+
+    /// The meta-performance predictor ((dataset, architecture) → normalised accuracy).
+    pub fn predictor(&self) -> &MetaPredictor<B> {
+        &self.predictor
+    }
+
+    /// The bundle's description: configs, space, extractor id, normalisation, provenance.
+    pub fn meta(&self) -> &BundleMeta {
+        &self.meta
+    }
+
     /// Meta-trains generator and predictor on `data` (on the autodiff backend `A`, whose inner
     /// backend is `B`). `log` receives one line per epoch. The configs' graph sizes must be
     /// the space's ([`MetaTrainConfig::for_space`]).
@@ -497,7 +512,7 @@ impl<B: Backend, S: SearchSpace> MetaD2A<B, S> {
     /// use metanas::prelude::*;
     ///
     /// let model = MetaD2A::<Flex>::pretrained(&Default::default())?;
-    /// assert_eq!(model.meta.extractor, "cnn-v1-c8850966af62280c");
+    /// assert_eq!(model.meta().extractor, "cnn-v1-c8850966af62280c");
     /// # Ok::<(), MetanasError>(())
     /// ```
     pub fn pretrained(device: &B::Device) -> Result<Self> {
