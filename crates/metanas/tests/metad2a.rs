@@ -609,8 +609,9 @@ fn an_mbv3_bundle_meta_trains_round_trips_and_searches_within_a_macs_budget() {
     };
     let a = model.search(&task, &options).unwrap();
     assert_eq!(a.ranked, again.search(&task, &options).unwrap().ranked);
-    assert_eq!(a.pooled, 40);
-    assert!(a.scored > 0 && a.scored <= 50, "{}", a.scored);
+    // The pool rejects draws over the budget until 40 meet it (at most 50 draws per point).
+    assert!(a.pooled >= 40 && a.pooled <= 2000, "{}", a.pooled);
+    assert!(a.scored >= 40 && a.scored <= 50, "{}", a.scored);
     assert!(a.ranked.len() == a.scored.min(30));
     for c in &a.ranked {
         assert!(c.flops_m <= 300.0, "{c:?}");

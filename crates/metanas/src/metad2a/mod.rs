@@ -240,8 +240,8 @@ pub struct SearchResult<A = Nb201Arch> {
     pub decoded: usize,
     /// Decoded graphs that were valid cells.
     pub valid: usize,
-    /// Points drawn for the pool ([`SearchOptions::pool`]), before budgets and duplicates;
-    /// 0 without one (and then not written).
+    /// Points drawn for the pool ([`SearchOptions::pool`]), over-budget draws and duplicates
+    /// included; 0 without one (and then not written).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub pooled: usize,
     /// Wall seconds of the whole search.
@@ -651,8 +651,9 @@ impl<B: Backend, S: SearchSpace> MetaD2A<B, S> {
     /// [`ValidSearchOptions<S>`].
     ///
     /// The candidates are the generator's unique valid decodes (up to `candidates`) and, with
-    /// `pool`, that many points drawn at random ([`SearchSpace::sample`]); or, with `exhaustive`, every
-    /// point. Every candidate must meet the budgets; when candidates were produced but none
+    /// `pool`, that many points within the budgets drawn at random ([`SearchSpace::sample`],
+    /// rejecting draws over budget, at most 50 draws per point asked for); or, with
+    /// `exhaustive`, every point. Every candidate must meet the budgets; when candidates were produced but none
     /// meets them the error is [`MetanasError::NoCandidateWithinBudget`], naming the smallest
     /// costs among them.
     pub fn search<O: SearchParams<S> + ?Sized>(
@@ -728,13 +729,22 @@ impl<B: Backend, S: SearchSpace> MetaD2A<B, S> {
             }
             // The pool: its own generator of draws, so that adding one leaves the generated
             // candidates as they were.
+            // Draws are rejected until `pool` of them meet the budget (at most
+            // POOL_DRAWS_PER_POINT × pool draws), so that a tight budget still gets a pool.
             let mut pool_rng = ChaCha8Rng::seed_from_u64(pool_seed(options.seed));
-            for _ in 0..options.pool {
+            let (mut pooled, mut drawn) = (0, 0);
+            while pooled < options.pool && drawn < POOL_DRAWS_PER_POINT * options.pool {
                 let arch = S::sample(&mut pool_rng);
+                drawn += 1;
                 if !allowed(&arch) {
-                    over_budget.push(arch);
-                } else if seen.insert(arch) {
-                    archs.push(arch);
+                    if over_budget.len() < options.pool {
+                        over_budget.push(arch);
+                    }
+                } else {
+                    pooled += 1;
+                    if seen.insert(arch) {
+                        archs.push(arch);
+                    }
                 }
             }
             if archs.is_empty() {
@@ -760,7 +770,7 @@ impl<B: Backend, S: SearchSpace> MetaD2A<B, S> {
                 });
             }
             let scores = self.predict(task, &archs, options.draws, score_seed(options.seed))?;
-            (archs, scores, decoded, valid, options.pool)
+            (archs, scores, decoded, valid, drawn)
         };
         let mut ranked: Vec<Candidate<S::Arch>> = archs
             .iter()
@@ -797,6 +807,10 @@ impl<B: Backend, S: SearchSpace> MetaD2A<B, S> {
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
+
+/// The most draws per requested pool point: a pool's draws are rejected until `pool` of them
+/// meet the budget, and a budget met by fewer than 1 draw in 50 gets a smaller pool.
+const POOL_DRAWS_PER_POINT: usize = 50;
 
 /// The seed of a search's pool sample, apart from the seed of its image draws and decoding.
 fn pool_seed(seed: u64) -> u64 {
