@@ -311,7 +311,8 @@ pub fn database_plan_v2(panel: Vec<Nb201Arch>) -> Plan {
         panel,
         groups: vec![
             // 20 training images per class, not 100 (session 8): as reliable on the pilot's
-            // ten panel cells at a third of the cost per run; see docs/database.md.
+            // ten panel cells at a third of the cost per run; over the whole panel less
+            // reliable per run, about as costly per unit of reliability (docs/database.md).
             test("test/mnist", SourceSpec::MnistJson, gray, (10, 20, 750, 16)),
             test(
                 "test/glyphs-georgian",
