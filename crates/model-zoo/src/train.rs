@@ -195,14 +195,14 @@ pub fn train_with_weights<B: AutodiffBackend>(
     device: &B::Device,
 ) -> Result<(RunResult, Option<Vec<u8>>), TrainError> {
     let (result, model) = train_model::<B>(arch, task, protocol, seed, device, &mut ignore)?;
-    let weights = model
-        .map(|m| {
-            BinBytesRecorder::<FullPrecisionSettings>::default()
-                .record(m.into_record(), ())
-                .map_err(|e| TrainError::Record(e.to_string()))
-        })
-        .transpose()?;
-    Ok((result, weights))
+    Ok((result, model.map(weight_bytes).transpose()?))
+}
+
+/// A tested network's weights as a Burn record (full precision, `BinBytesRecorder`).
+pub(crate) fn weight_bytes<B: Backend, M: Module<B>>(model: M) -> Result<Vec<u8>, TrainError> {
+    BinBytesRecorder::<FullPrecisionSettings>::default()
+        .record(model.into_record(), ())
+        .map_err(|e| TrainError::Record(e.to_string()))
 }
 
 /// [`train`], returning the tested inference model too (`None` if the run diverged).

@@ -2,8 +2,6 @@
 
 use std::time::Instant;
 
-use burn::module::Module;
-use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::Tensor;
 use datasets::Task;
@@ -13,7 +11,7 @@ use search_space::network::BnMode;
 use super::protocol::{Mbv3Protocol, Mbv3ProtocolError};
 use crate::error::TrainError;
 use crate::result::RunResult;
-use crate::train::{check_task, ignore, train_network, TrainableNetwork};
+use crate::train::{check_task, ignore, train_network, weight_bytes, TrainableNetwork};
 
 impl<B: Backend> TrainableNetwork<B> for Mbv3Network<B> {
     type Config = Mbv3NetworkConfig;
@@ -67,14 +65,7 @@ pub fn train_mbv3_with_weights<B: AutodiffBackend>(
     device: &B::Device,
 ) -> Result<(RunResult<Mbv3Arch>, Option<Vec<u8>>), TrainError> {
     let (result, model) = train_mbv3_model::<B>(arch, task, protocol, seed, device)?;
-    let weights = model
-        .map(|m| {
-            BinBytesRecorder::<FullPrecisionSettings>::default()
-                .record(m.into_record(), ())
-                .map_err(|e| TrainError::Record(e.to_string()))
-        })
-        .transpose()?;
-    Ok((result, weights))
+    Ok((result, model.map(weight_bytes).transpose()?))
 }
 
 #[allow(clippy::type_complexity)]

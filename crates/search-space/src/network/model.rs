@@ -79,6 +79,29 @@ pub enum NetworkConfigError {
     Resolution(usize),
 }
 
+/// Checks the macro network's sizes, shared by [`Nb201NetworkConfig`] and the
+/// [supernet](super::supernet::Nb201SupernetConfig).
+pub(crate) fn validate_macro(
+    channels: usize,
+    input_channels: usize,
+    num_classes: usize,
+    resolution: usize,
+) -> Result<(), NetworkConfigError> {
+    if channels == 0 {
+        return Err(NetworkConfigError::ZeroChannels);
+    }
+    if input_channels == 0 {
+        return Err(NetworkConfigError::ZeroInputChannels);
+    }
+    if num_classes == 0 {
+        return Err(NetworkConfigError::ZeroClasses);
+    }
+    if resolution == 0 || !resolution.is_multiple_of(4) {
+        return Err(NetworkConfigError::Resolution(resolution));
+    }
+    Ok(())
+}
+
 /// The NAS-Bench-201 macro network with one cell type:
 ///
 /// stem Conv3×3 (no bias) + BN → N cells at C → [`ResidualBlock`] → N cells at 2C →
@@ -110,19 +133,12 @@ pub struct Nb201Network<B: Backend> {
 impl Nb201NetworkConfig {
     /// Checks that the configuration can build a network.
     pub fn validate(&self) -> Result<(), NetworkConfigError> {
-        if self.channels == 0 {
-            return Err(NetworkConfigError::ZeroChannels);
-        }
-        if self.input_channels == 0 {
-            return Err(NetworkConfigError::ZeroInputChannels);
-        }
-        if self.num_classes == 0 {
-            return Err(NetworkConfigError::ZeroClasses);
-        }
-        if self.resolution == 0 || !self.resolution.is_multiple_of(4) {
-            return Err(NetworkConfigError::Resolution(self.resolution));
-        }
-        Ok(())
+        validate_macro(
+            self.channels,
+            self.input_channels,
+            self.num_classes,
+            self.resolution,
+        )
     }
 
     /// Builds the network. Parameters are lazy: nothing is allocated for a weight until it is

@@ -31,7 +31,7 @@ use rand::Rng;
 use super::batch_norm::{normalize_batch, BatchNorm2d, BatchNorm2dConfig, BnMode};
 use super::conv::conv_module;
 use super::init::{mix, uniform_param};
-use super::model::NetworkConfigError;
+use super::model::{validate_macro, NetworkConfigError};
 use super::ops::{pointwise_conv, AvgPool3x3};
 use super::reduction::{ResidualBlock, ResidualBlockConfig};
 use crate::{Nb201Arch, Op, EDGES};
@@ -309,19 +309,12 @@ pub struct Nb201Supernet<B: Backend> {
 impl Nb201SupernetConfig {
     /// Checks that the configuration can build a supernet.
     pub fn validate(&self) -> Result<(), NetworkConfigError> {
-        if self.channels == 0 {
-            return Err(NetworkConfigError::ZeroChannels);
-        }
-        if self.input_channels == 0 {
-            return Err(NetworkConfigError::ZeroInputChannels);
-        }
-        if self.num_classes == 0 {
-            return Err(NetworkConfigError::ZeroClasses);
-        }
-        if self.resolution == 0 || !self.resolution.is_multiple_of(4) {
-            return Err(NetworkConfigError::Resolution(self.resolution));
-        }
-        Ok(())
+        validate_macro(
+            self.channels,
+            self.input_channels,
+            self.num_classes,
+            self.resolution,
+        )
     }
 
     /// Builds the supernet (parameters are lazy, as in [`Nb201NetworkConfig::init`]).
