@@ -100,7 +100,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
-    let device = cli.device.map_or_else(DeviceSpec::from_env, Ok)?;
+    let device = DeviceSpec::resolve(cli.device)?;
     match cli.command {
         Command::MetaTrain {
             out,

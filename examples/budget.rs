@@ -112,11 +112,7 @@ impl WithBackend for Job<'_> {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let device = match &args.device {
-        Some(device) => *device,
-        None => DeviceSpec::from_env()?,
-    };
-    device.check()?;
+    let device = DeviceSpec::resolve(args.device)?;
     let records = model_zoo::database::load(std::slice::from_ref(&args.store))?;
     let panel = parse_panel(&std::fs::read_to_string(&args.plan).map_err(|e| {
         format!(

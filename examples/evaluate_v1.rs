@@ -169,12 +169,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let device = match args.device {
-        Some(device) => device,
-        None => DeviceSpec::from_env()?,
-    };
     // Fail before reading the database if the backend is missing.
-    device.check()?;
+    let device = DeviceSpec::resolve(args.device)?;
     if device != DeviceSpec::Cpu {
         println!("device: {device}");
     }

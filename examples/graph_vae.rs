@@ -94,11 +94,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let device = match args.device {
-        Some(device) => device,
-        None => DeviceSpec::from_env()?,
-    };
-    device.check()?;
+    let device = DeviceSpec::resolve(args.device)?;
     dispatch(
         &device,
         TrainVae {

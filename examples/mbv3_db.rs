@@ -7,23 +7,30 @@
 //! cargo run --release -p model-zoo --example mbv3_db -- build --tasks 8 --points 6 \
 //!     --store crates/model-zoo/data/mbv3/runs.jsonl
 //! ```
-//! The work is in `model_zoo::mbv3`; this file parses arguments and prints.
+//! `--device cpu|wgpu[:N]|cuda[:N]` (default `cpu`, the flex backend; `wgpu` and `cuda` need the
+//! matching cargo feature) picks the backend both subcommands train on. `$METANAS_DEVICE` is not
+//! read: a record does not say which backend trained it, so the database leaves the CPU only
+//! when the command line says so. The work is in `model_zoo::mbv3`; this file parses arguments
+//! and prints.
 
-use std::path::PathBuf;
+use std::error::Error;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use burn::tensor::backend::AutodiffBackend;
 use clap::{Parser, Subcommand};
 use datasets::{DataPaths, Task, TaskSpec};
-use model_zoo::database::{self, BuildOptions, Progress, Trained};
+use model_zoo::database::{self, BuildOptions, BuildReport, Progress, Trained};
 use model_zoo::mbv3::{
-    mbv3_runs_header, plan_jobs, profile_step, sample_points, source_tasks, train_mbv3_cpu,
-    Mbv3Protocol, Mbv3RunRecord,
+    mbv3_runs_header, plan_jobs, profile_step, sample_points, source_tasks, train_mbv3, Mbv3Job,
+    Mbv3Protocol, Mbv3RunRecord, SourceTask,
 };
 use model_zoo::plan::Role;
-use model_zoo::{train_cpu, CpuBackend, Protocol};
+use model_zoo::{train, Protocol};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use search_space::device::{dispatch, DeviceSpec, WithBackend};
 use search_space::{Mbv3Arch, Nb201Arch, NB201_SIZE};
 
 #[derive(Parser)]
@@ -31,6 +38,11 @@ use search_space::{Mbv3Arch, Nb201Arch, NB201_SIZE};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Backend and device to train on: cpu, wgpu, wgpu:N, cuda or cuda:N (wgpu and cuda need
+    /// the matching cargo feature). `$METANAS_DEVICE` is not read: records do not say which
+    /// backend trained them.
+    #[arg(long, global = true, default_value_t = DeviceSpec::Cpu)]
+    device: DeviceSpec,
 }
 
 #[derive(Subcommand)]
@@ -127,7 +139,120 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+/// `measure` on the backend `--device` names.
+struct Measure<'a> {
+    /// The meta-training task of the source store (its NB201 protocol is the baseline's).
+    source: &'a SourceTask,
+    /// That task, built at 32×32.
+    task: &'a Task,
+    /// MobileNetV3 width multipliers.
+    width: &'a [f64],
+    /// Runs of each kind.
+    runs: usize,
+}
+
+impl WithBackend for Measure<'_> {
+    type Output = Result<(), Box<dyn Error>>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let Measure {
+            source: t,
+            task,
+            width,
+            runs,
+        } = self;
+        let nb201 = Protocol {
+            resolution: 32,
+            ..t.protocol.clone()
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let points = sample_points(runs, 0);
+        let mut nb_times = Vec::new();
+        let mut mb_times: Vec<Vec<f64>> = vec![Vec::new(); width.len()];
+        for (i, point) in points.iter().enumerate() {
+            let arch = Nb201Arch::from_index(rand::Rng::random_range(&mut rng, 0..NB201_SIZE))
+                .ok_or("NB201 index out of range")?;
+            let r = train::<B>(arch, task, &nb201, 0, &device)?;
+            println!(
+                "nb201 {arch}: {:.1} s, acc {:?}, {:.2} MFLOPs",
+                r.wall_seconds, r.test_accuracy, r.cost.flops
+            );
+            nb_times.push(r.wall_seconds);
+            for (w, &wm) in width.iter().enumerate() {
+                let p = Mbv3Protocol::from_nb201(&t.protocol, wm, 32);
+                let r = train_mbv3::<B>(*point, task, &p, 0, &device)?;
+                println!(
+                    "mbv3 w{wm} {point}: {:.1} s, acc {:?}, {:.3} M params, {:.2} MMACs",
+                    r.wall_seconds, r.test_accuracy, r.cost.params, r.cost.flops
+                );
+                mb_times[w].push(r.wall_seconds);
+                if i == 0 {
+                    let prof =
+                        profile_step::<B>(*point, &p, task.train.channels, task.way(), 3, &device)?;
+                    println!(
+                        "  step {:.3} s, depthwise {:.3} s: share {:.0}%",
+                        prof.step_seconds,
+                        prof.depthwise_seconds,
+                        100.0 * prof.depthwise_share()
+                    );
+                }
+            }
+        }
+        let nb = median(nb_times);
+        println!("nb201 mini at 32px: median {nb:.1} s/run");
+        for (w, times) in width.iter().zip(mb_times) {
+            let mb = median(times);
+            println!(
+                "mbv3 width {w}: median {mb:.1} s/run, ratio to nb201 {:.2}",
+                mb / nb
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `build` on the backend `--device` names: the jobs the store lacks, each trained with
+/// `train_mbv3` on backend `B` (on `cpu`, the flex backend of `train_mbv3_cpu`: the same
+/// records bit for bit).
+struct Build<'a> {
+    jobs: Vec<Mbv3Job>,
+    store: &'a Path,
+    paths: &'a DataPaths,
+    options: &'a BuildOptions,
+    log: &'a Log,
+}
+
+impl WithBackend for Build<'_> {
+    type Output = Result<BuildReport, database::DatabaseError>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let device = &device;
+        database::build_jobs(
+            self.jobs,
+            self.store,
+            &mbv3_runs_header(),
+            self.paths,
+            self.options,
+            self.log,
+            |job, task| {
+                train_mbv3::<B>(job.arch, task, &job.protocol, job.seed, device)
+                    .map(|result| Trained {
+                        result,
+                        weights: None,
+                    })
+                    .map_err(|e| e.to_string())
+            },
+        )
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
+    // Before reading anything: a backend that is not compiled in is an error, not failed runs.
+    let device = cli.device;
+    device.check()?;
+    if device != DeviceSpec::Cpu {
+        println!("device: {device}");
+    }
     let paths = DataPaths::from_env();
     match cli.command {
         Command::Measure {
@@ -159,58 +284,13 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 task.train.len(),
                 task.train.channels
             );
-            let nb201 = Protocol {
-                resolution: 32,
-                ..t.protocol.clone()
+            let job = Measure {
+                source: t,
+                task: &task,
+                width: &width,
+                runs,
             };
-            let mut rng = ChaCha8Rng::seed_from_u64(0);
-            let points = sample_points(runs, 0);
-            let mut nb_times = Vec::new();
-            let mut mb_times: Vec<Vec<f64>> = vec![Vec::new(); width.len()];
-            for (i, point) in points.iter().enumerate() {
-                let arch = Nb201Arch::from_index(rand::Rng::random_range(&mut rng, 0..NB201_SIZE))
-                    .ok_or("NB201 index out of range")?;
-                let r = train_cpu(arch, &task, &nb201, 0)?;
-                println!(
-                    "nb201 {arch}: {:.1} s, acc {:?}, {:.2} MFLOPs",
-                    r.wall_seconds, r.test_accuracy, r.cost.flops
-                );
-                nb_times.push(r.wall_seconds);
-                for (w, &wm) in width.iter().enumerate() {
-                    let p = Mbv3Protocol::from_nb201(&t.protocol, wm, 32);
-                    let r = train_mbv3_cpu(*point, &task, &p, 0)?;
-                    println!(
-                        "mbv3 w{wm} {point}: {:.1} s, acc {:?}, {:.3} M params, {:.2} MMACs",
-                        r.wall_seconds, r.test_accuracy, r.cost.params, r.cost.flops
-                    );
-                    mb_times[w].push(r.wall_seconds);
-                    if i == 0 {
-                        let prof = profile_step::<CpuBackend>(
-                            *point,
-                            &p,
-                            task.train.channels,
-                            task.way(),
-                            3,
-                            &Default::default(),
-                        )?;
-                        println!(
-                            "  step {:.3} s, depthwise {:.3} s: share {:.0}%",
-                            prof.step_seconds,
-                            prof.depthwise_seconds,
-                            100.0 * prof.depthwise_share()
-                        );
-                    }
-                }
-            }
-            let nb = median(nb_times);
-            println!("nb201 mini at 32px: median {nb:.1} s/run");
-            for (w, times) in width.iter().zip(mb_times) {
-                let mb = median(times);
-                println!(
-                    "mbv3 width {w}: median {mb:.1} s/run, ratio to nb201 {:.2}",
-                    mb / nb
-                );
-            }
+            dispatch(&device, job)??;
         }
         Command::Build {
             source,
@@ -223,6 +303,12 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             limit,
             workers,
         } => {
+            if device != DeviceSpec::Cpu {
+                eprintln!(
+                    "the records will not say they were trained on {device}: keep this store \
+                     apart from CPU builds"
+                );
+            }
             let width = width.unwrap_or(Mbv3Protocol::mini().width_mult);
             let tasks = source_tasks(&source, Role::MetaTrain, tasks)?;
             let points = sample_points(points, point_seed);
@@ -236,22 +322,14 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let log = Log {
                 start: Instant::now(),
             };
-            let report = database::build_jobs(
+            let job = Build {
                 jobs,
-                &store,
-                &mbv3_runs_header(),
-                &paths,
-                &options,
-                &log,
-                |job, task| {
-                    train_mbv3_cpu(job.arch, task, &job.protocol, job.seed)
-                        .map(|result| Trained {
-                            result,
-                            weights: None,
-                        })
-                        .map_err(|e| e.to_string())
-                },
-            )?;
+                store: &store,
+                paths: &paths,
+                options: &options,
+                log: &log,
+            };
+            let report = dispatch(&device, job)??;
             println!(
                 "{}: {} planned, {} already stored, {} trained ({} failed or diverged), {} corrupt lines, {:.0} s",
                 store.display(),

@@ -126,12 +126,8 @@ fn choose_data(
 }
 
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let device = match args.device {
-        Some(device) => device,
-        None => DeviceSpec::from_env()?,
-    };
     // Fail before loading anything if the backend is missing.
-    device.check()?;
+    let device = DeviceSpec::resolve(args.device)?;
     if device != DeviceSpec::Cpu {
         println!("device: {device}");
     }

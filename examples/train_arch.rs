@@ -183,12 +183,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let device = match args.device {
-        Some(device) => device,
-        None => DeviceSpec::from_env()?,
-    };
     // Fail before loading data if the backend is missing.
-    device.check()?;
+    let device = DeviceSpec::resolve(args.device)?;
     let arch = args.arch()?;
     let protocol = args.protocol();
     protocol.validate()?;

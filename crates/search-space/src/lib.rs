@@ -11,10 +11,14 @@
 //! - [`network`]: [`Nb201Network`], a Burn module for any cell.
 //! - [`mbv3`]: Once-for-All's MobileNetV3 space ([`Mbv3Arch`]): text form, TANS's 45-integer
 //!   encoding, MetaD2A's graph, params/FLOPs, and [`Mbv3Network`](mbv3::Mbv3Network).
+//! - [`device`]: the backend a binary, example or bench runs on (`--device cpu|wgpu|cuda`),
+//!   here because every crate with a binary depends on this one (re-exported as
+//!   `metanas::device`).
 
 pub mod arch;
 pub mod benchmark;
 pub mod cost;
+pub mod device;
 pub mod graph;
 pub mod isomorphism;
 pub mod mbv3;

@@ -512,7 +512,7 @@ fn search<S: SearchSpace>(args: &SearchArgs, resolution: usize) -> Result<(), Bo
         check_out_dir("--json", path)?;
     }
     let bundle = bundle_dir(args)?;
-    let spec = device(args.device)?;
+    let spec = DeviceSpec::resolve(args.device)?;
     let task = args.data.task(resolution, 1)?;
     let result = dispatch(
         &spec,
@@ -638,7 +638,7 @@ fn meta_train(args: &MetaTrainArgs) -> Result<(), Box<dyn Error>> {
     };
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("--out {}: cannot create it: {e}", args.out.display()))?;
-    let spec = device(args.device)?;
+    let spec = DeviceSpec::resolve(args.device)?;
     match args.space {
         SpaceArg::Nb201 => dispatch(
             &spec,
@@ -677,7 +677,7 @@ fn search_by_proxy(args: &SearchArgs) -> Result<(), Box<dyn Error>> {
         check_out_dir("--json", path)?;
     }
     let bundle = bundle_dir(args)?;
-    let spec = device(args.device)?;
+    let spec = DeviceSpec::resolve(args.device)?;
     let protocol = Protocol::mini();
     let task = args.data.task(protocol.resolution, 1)?;
     let start = std::time::Instant::now();
@@ -759,7 +759,7 @@ fn search_with_budget(args: &SearchArgs) -> Result<(), Box<dyn Error>> {
         check_out_dir("--json", path)?;
     }
     let bundle = bundle_dir(args)?;
-    let spec = device(args.device)?;
+    let spec = DeviceSpec::resolve(args.device)?;
     let mut protocol = Protocol::mini();
     protocol.train_per_class = args.data.train_per_class;
     protocol.test_per_class = args.data.test_per_class;
@@ -1008,15 +1008,6 @@ fn fmt_score(v: f64) -> String {
     }
 }
 
-fn device(spec: Option<DeviceSpec>) -> Result<DeviceSpec, Box<dyn Error>> {
-    let spec = match spec {
-        Some(s) => s,
-        None => DeviceSpec::from_env()?,
-    };
-    spec.check()?;
-    Ok(spec)
-}
-
 /// A standalone SVG of the cell: nodes 0..=3 left to right, one arc per non-`none` op.
 fn svg(arch: &Nb201Arch) -> String {
     let x = |n: usize| 60 + n * 170;
@@ -1092,7 +1083,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         Command::Search(args) => search::<Nb201>(&args, Protocol::mini().resolution)?,
         Command::MetaTrain(args) => meta_train(&args)?,
         Command::Train(args) => {
-            let spec = device(args.device)?;
+            let spec = DeviceSpec::resolve(args.device)?;
             let mut protocol = Protocol::mini();
             protocol.train_per_class = args.data.train_per_class;
             protocol.test_per_class = args.data.test_per_class;
@@ -1126,7 +1117,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             if let Some(path) = &args.json {
                 check_out_dir("--json", path)?;
             }
-            let spec = device(args.device)?;
+            let spec = DeviceSpec::resolve(args.device)?;
             let protocol = Protocol::mini();
             let task = args.data.task(protocol.resolution, 1)?;
             let config = ProxyConfig::new()
