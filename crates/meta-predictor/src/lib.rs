@@ -12,6 +12,7 @@
 
 pub mod combine;
 pub mod error;
+mod kernels;
 pub mod metrics;
 pub mod model;
 pub mod proxies;

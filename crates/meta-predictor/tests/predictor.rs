@@ -220,3 +220,47 @@ fn cached_scores_equal_the_plain_forward_pass() {
         assert!((a - b).abs() < 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
     }
 }
+
+#[test]
+fn host_scoring_kernel_matches_the_plain_head_over_draws() {
+    // On flex the cache scores with a fused host kernel (vectorised tanh); it must agree with
+    // Burn's ops on the same draws, and `score_embedded` must give the same scores.
+    let device = Default::default();
+    let model = small(true).try_init::<Flex>(&device).unwrap();
+    let graphs: Vec<_> = archs(3, 60)
+        .iter()
+        .map(|a| Nb201Space.arch_to_graph(a))
+        .collect();
+    let cache = GraphLatentCache::new(&model, &graphs, 32, &device).unwrap();
+    let t = task(2, 3);
+    let draws = 4;
+    let cached = cache
+        .score(&model, &t, 8, draws, &mut ChaCha8Rng::seed_from_u64(9))
+        .unwrap();
+    let (embedded, hidden) = cache
+        .score_embedded(&model, &t, 8, draws, &mut ChaCha8Rng::seed_from_u64(9))
+        .unwrap();
+    assert_eq!(cached, embedded);
+    assert_eq!(hidden.len(), 60 * model.head_hidden.weight.dims()[1]);
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let drawn: Vec<_> = (0..draws)
+        .map(|_| set_encoder::draw_per_class(&t, 8, &mut rng))
+        .collect();
+    let mut plain = vec![0.0f32; 60];
+    for one in drawn {
+        let set = set_encoder::SetBatch::<Flex>::from_classes(4, &[one], &device).unwrap();
+        let d = model.dataset_latents(&set).unwrap();
+        let s: Vec<f32> = model
+            .score_latents(d, cache.latents().clone())
+            .unwrap()
+            .into_data()
+            .to_vec()
+            .unwrap();
+        for (p, s) in plain.iter_mut().zip(s) {
+            *p += s / draws as f32;
+        }
+    }
+    for (a, b) in cached.iter().zip(&plain) {
+        assert!((a - b).abs() < 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+}

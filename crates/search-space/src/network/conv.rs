@@ -46,11 +46,55 @@ pub fn conv2d<B: Backend>(
     options: ConvOptions<2>,
 ) -> Tensor<B, 4> {
     #[cfg(feature = "flex")]
-    let (input, weight, bias) = match flex::try_conv2d(input, weight, bias, &options) {
-        Ok(output) => return output,
-        Err(args) => args,
+    let (input, weight, bias) = match cpu_conv() {
+        CpuConv::Gemm => match flex::try_conv2d(input, weight, bias, &options) {
+            Ok(output) => return output,
+            Err(args) => args,
+        },
+        CpuConv::Burn => (input, weight, bias),
     };
     module::conv2d(input, weight, bias, options)
+}
+
+/// Which kernel [`conv2d`] runs on the flex backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CpuConv {
+    /// This module's im2col + GEMM op with its own backward (the default; every database record
+    /// since the v2 rebuild was trained with it).
+    #[default]
+    Gemm,
+    /// Burn's `conv2d` and its default backward, for side-by-side speed measurements.
+    Burn,
+}
+
+thread_local! {
+    static CPU_CONV: std::cell::Cell<CpuConv> = const { std::cell::Cell::new(CpuConv::Gemm) };
+}
+
+/// The kernel [`conv2d`] runs on flex on this thread ([`CpuConv::Gemm`] unless inside
+/// [`with_cpu_conv`]).
+pub fn cpu_conv() -> CpuConv {
+    CPU_CONV.with(|k| k.get())
+}
+
+/// Runs `f` with [`conv2d`] on flex using `kernel` on this thread, then restores the previous
+/// choice (also when `f` panics). For measuring the kernels side by side in one process
+/// (`examples/speed.rs`); records a database builder writes are always made with the default.
+///
+/// ```
+/// use search_space::network::{cpu_conv, with_cpu_conv, CpuConv};
+/// assert_eq!(with_cpu_conv(CpuConv::Burn, cpu_conv), CpuConv::Burn);
+/// assert_eq!(cpu_conv(), CpuConv::Gemm);
+/// ```
+pub fn with_cpu_conv<T>(kernel: CpuConv, f: impl FnOnce() -> T) -> T {
+    struct Restore(CpuConv);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CPU_CONV.with(|k| k.set(self.0));
+        }
+    }
+    let _restore = Restore(CPU_CONV.with(|k| k.replace(kernel)));
+    f()
 }
 
 /// A Burn [`Conv2d`] module's forward through [`conv2d`] when its padding is explicit and
@@ -238,12 +282,25 @@ pub(crate) mod kernels {
                         let out = &mut row[i * p..][..p];
                         out[..y_lo * ow].fill(0.0);
                         out[y_hi * ow..].fill(0.0);
+                        if sh == 1 && sw == 1 && ow == w && y_lo < y_hi && x_lo < x_hi {
+                            // A "same" stride-1 window is the plane shifted by a constant
+                            // offset: copy the valid rows as one span, then zero the columns
+                            // that wrapped around from a neighbouring row.
+                            let start = y_lo * ow + x_lo;
+                            let end = (y_hi - 1) * ow + x_hi;
+                            let src = (y_lo + ky - ph) * w + x_lo + kx - pw;
+                            out[start..end].copy_from_slice(&plane[src..src + end - start]);
+                            zero_columns(out, ow, y_lo..y_hi, x_lo, x_hi);
+                            continue;
+                        }
                         for oy in y_lo..y_hi {
                             let src = &plane[(oy * sh + ky - ph) * w..][..w];
                             let dst = &mut out[oy * ow..][..ow];
                             dst[..x_lo].fill(0.0);
                             dst[x_hi..].fill(0.0);
-                            if sw == 1 {
+                            if x_lo == x_hi {
+                                // The window never overlaps this row of the image.
+                            } else if sw == 1 {
                                 let start = x_lo + kx - pw;
                                 dst[x_lo..x_hi].copy_from_slice(&src[start..start + x_hi - x_lo]);
                             } else {
@@ -260,7 +317,26 @@ pub(crate) mod kernels {
 
     /// Adds `col [K, count·P]` back onto images `first..first + count` of `dx` (the adjoint of
     /// [`im2col`]).
-    fn col2im(g: &Geometry, col: &[f32], first: usize, count: usize, dx: &mut [f32]) {
+    /// Zeros columns `..x_lo` and `x_hi..` of rows `rows` of a `[_, ow]` plane: column by
+    /// column (strided stores; a fill per row would call `memset` for one or two floats).
+    fn zero_columns(
+        plane: &mut [f32],
+        ow: usize,
+        rows: std::ops::Range<usize>,
+        x_lo: usize,
+        x_hi: usize,
+    ) {
+        for x in (0..x_lo).chain(x_hi..ow) {
+            for y in rows.clone() {
+                plane[y * ow + x] = 0.0;
+            }
+        }
+    }
+
+    /// Adds `col [K, count·P]` back onto images `first..first + count` of `dx` (the adjoint of
+    /// [`im2col`]). `col` is scratch: the columns a window takes from outside the image are
+    /// zeroed on the way.
+    fn col2im(g: &Geometry, col: &mut [f32], first: usize, count: usize, dx: &mut [f32]) {
         let [kh, kw] = g.kernel;
         let [sh, sw] = g.stride;
         let [ph, pw] = g.padding;
@@ -274,11 +350,26 @@ pub(crate) mod kernels {
                     let (y_lo, y_hi) = valid(oh, h, sh, ph, ky);
                     for kx in 0..kw {
                         let (x_lo, x_hi) = valid(ow, w, sw, pw, kx);
-                        let row = &col[((c * kh + ky) * kw + kx) * cols + i * p..][..p];
+                        let row = &mut col[((c * kh + ky) * kw + kx) * cols + i * p..][..p];
+                        if sh == 1 && sw == 1 && ow == w && y_lo < y_hi && x_lo < x_hi {
+                            // The adjoint of im2col's span copy: one span add, after zeroing
+                            // the columns that would wrap onto a neighbouring row.
+                            zero_columns(row, ow, y_lo..y_hi, x_lo, x_hi);
+                            let start = y_lo * ow + x_lo;
+                            let end = (y_hi - 1) * ow + x_hi;
+                            let at = (y_lo + ky - ph) * w + x_lo + kx - pw;
+                            let dst = &mut plane[at..at + end - start];
+                            for (d, s) in dst.iter_mut().zip(&row[start..end]) {
+                                *d += s;
+                            }
+                            continue;
+                        }
                         for oy in y_lo..y_hi {
                             let dst = &mut plane[(oy * sh + ky - ph) * w..][..w];
                             let src = &row[oy * ow..][..ow];
-                            if sw == 1 {
+                            if x_lo == x_hi {
+                                // The window never overlaps this row of the image.
+                            } else if sw == 1 {
                                 let start = x_lo + kx - pw;
                                 let dst = &mut dst[start..start + x_hi - x_lo];
                                 for (d, s) in dst.iter_mut().zip(&src[x_lo..x_hi]) {
@@ -360,7 +451,7 @@ pub(crate) mod kernels {
             if let Some(dx) = dx.as_mut() {
                 // dcol [K, cols] = Wᵀ [K, out] · dY [out, cols]
                 gemm(k, cols, co, &mut col, false, w, [1, k], &dyc, [cols, 1]);
-                col2im(g, &col, first, count, dx);
+                col2im(g, &mut col, first, count, dx);
             }
         }
         (dx, dw)
@@ -828,6 +919,26 @@ mod tests {
         /// strides and paddings.
         #[test]
         fn matches_burn_conv2d(case in case_strategy(), seed in 0u64..1000) {
+            check_against_burn(&case, seed);
+        }
+
+        /// The same for "same" stride-1 convolutions (odd kernels, padding k / 2), whose
+        /// unfolding copies whole planes at once, down to 1×1 images.
+        #[test]
+        fn same_stride_one_matches_burn_conv2d(
+            (n, ci, co) in (1usize..=3, 1usize..=4, 1usize..=4),
+            (h, w) in (1usize..=9, 1usize..=9),
+            (kh, kw) in (prop_oneof![Just(1usize), Just(3), Just(5)],
+                         prop_oneof![Just(1usize), Just(3), Just(5)]),
+            bias in any::<bool>(),
+            seed in 0u64..1000,
+        ) {
+            let case = Case {
+                input: [n, ci, h, w],
+                weight: [co, ci, kh, kw],
+                options: ConvOptions::new([1, 1], [kh / 2, kw / 2], [1, 1], 1),
+                bias,
+            };
             check_against_burn(&case, seed);
         }
     }
