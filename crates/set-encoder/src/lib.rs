@@ -1,5 +1,5 @@
 //! The dataset encoder of metanas: a Set Transformer (MAB, SAB, ISAB, PMA) and MetaD2A's
-//! two-level set encoding, plus the pretrained CNN feature extractor.
+//! two-level set encoding, plus the pretrained feature extractors.
 //!
 //! A task — a set of classes, each a set of images — becomes one latent vector:
 //!
@@ -12,13 +12,18 @@
 //! - [`SetEncoder`]: MetaD2A's encoder (see its docs for where and why we differ).
 //! - [`SetBatch`]: unbalanced tasks padded into one batch with validity masks ([`mask`]).
 //! - Features: [`datasets::PixelExtractor`] and this crate's [`CnnExtractor`] (weights shipped in
-//!   `weights/`, retrained by `cargo run --release -p set-encoder --bin train-feature-cnn`).
+//!   `weights/`, retrained by `cargo run --release -p set-encoder --bin train-feature-cnn`) and
+//!   [`EfficientNetExtractor`] (ImageNet-pretrained [`EfficientNetLite0`], 1280-d; weights
+//!   installed by `bash scripts/setup-data.sh`, see [`efficientnet_weights`]).
 
 #![warn(missing_docs)]
 
 pub mod batch;
 pub mod cnn_extractor;
 pub mod cnn_training;
+pub mod efficientnet;
+pub mod efficientnet_extractor;
+pub mod efficientnet_weights;
 pub mod encoder;
 pub mod error;
 pub mod feature_cnn;
@@ -32,6 +37,9 @@ pub mod set_pool;
 
 pub use batch::{draw_per_class, SetBatch};
 pub use cnn_extractor::{record_bytes, CnnExtractor};
+pub use efficientnet::{EfficientNetLite0, EfficientNetLite0Config};
+pub use efficientnet_extractor::EfficientNetExtractor;
+pub use efficientnet_weights::WeightsError;
 pub use encoder::{SetEncoder, SetEncoderConfig};
 pub use error::{Result, SetEncoderError};
 pub use feature_cnn::{FeatureCnn, FeatureCnnConfig};

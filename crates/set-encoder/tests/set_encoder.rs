@@ -1,5 +1,6 @@
 //! End-to-end behaviour of the set encoder: permutation invariance, padding, errors, training
-//! gradients, and both feature extractors on every data source.
+//! gradients, both small feature extractors on every data source, and the ImageNet-pretrained
+//! EfficientNet-Lite0 against PyTorch and on real photos.
 //!
 //! Tests on the embedded MNIST sample and on image folders always run; those on the installed
 //! sources (`bash scripts/setup-data.sh`) run with `METANAS_DATA_TESTS=1` (see
@@ -17,7 +18,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use set_encoder::cnn_training::{cnn_glyph_source, cnn_held_out_scripts, cnn_training_scripts};
 use set_encoder::{
-    CnnExtractor, SetBatch, SetBlock, SetBlockKind, SetEncoder, SetEncoderConfig, SetEncoderError,
+    CnnExtractor, EfficientNetExtractor, SetBatch, SetBlock, SetBlockKind, SetEncoder,
+    SetEncoderConfig, SetEncoderError,
 };
 
 type B = Flex;
@@ -495,5 +497,209 @@ fn cnn_features_separate_unseen_scripts() {
     });
     check_cnn_separates(
         TaskSpec::new(glyphs, (0..20).map(|c| c * 7).collect(), 10, 10, 32, 8).with_test_groups(1),
+    );
+}
+
+/// `train-feature-cnn --device` names a backend this build lacks: a clear error before any data
+/// is read or weights written, not a panic.
+#[cfg(all(feature = "cli", not(feature = "wgpu")))]
+#[test]
+fn train_feature_cnn_refuses_a_backend_not_compiled_in() {
+    let out_dir = std::env::temp_dir().join(format!("metanas-cnn-device-{}", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_train-feature-cnn"))
+        .args(["--device", "wgpu", "--out"])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: the wgpu backend is not compiled into this binary")
+            && stderr.contains("--features wgpu"),
+        "{stderr}"
+    );
+    assert!(!out_dir.exists(), "nothing is written");
+}
+
+// ---- EfficientNet-Lite0 with ImageNet weights (installed by the setup script) ---------------
+
+/// The ImageNet network from the data folder; `test` names the data test in the failure.
+fn efficientnet(test: &str) -> EfficientNetExtractor<B> {
+    EfficientNetExtractor::<B>::pretrained(&Default::default()).unwrap_or_else(|e| {
+        panic!("data test {test}: {e}\n(or unset METANAS_DATA_TESTS to skip the data tests)")
+    })
+}
+
+/// An 8-bit RGB PNG as planar values in `0..=1`.
+fn rgb_png(path: &std::path::Path) -> datasets::SourceImage {
+    let image = image::open(path)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; install it with `bash scripts/setup-data.sh`",
+                path.display()
+            )
+        })
+        .to_rgb8();
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let mut pixels = vec![0.0f32; 3 * w * h];
+    for (i, p) in image.pixels().enumerate() {
+        for c in 0..3 {
+            pixels[c * w * h + i] = f32::from(p.0[c]) / 255.0;
+        }
+    }
+    datasets::SourceImage {
+        channels: 3,
+        width: w,
+        height: h,
+        pixels,
+    }
+}
+
+/// ImageNet's evaluation crop: the shorter side resized to 256 (area averaging), the centre
+/// 224×224 kept; as [`Images`](datasets::Images) with the tasks' fixed normalisation.
+fn imagenet_crop(photo: &datasets::SourceImage, label: usize) -> datasets::Images {
+    let (w, h) = (photo.width, photo.height);
+    let (rw, rh) = if w < h {
+        (256, (h * 256 + w / 2) / w)
+    } else {
+        ((w * 256 + h / 2) / h, 256)
+    };
+    let resized = datasets::resize(photo, rh, rw);
+    let (top, left) = ((rh - 224) / 2, (rw - 224) / 2);
+    let mut data = Vec::with_capacity(3 * 224 * 224);
+    for c in 0..3 {
+        let plane = resized.plane(c);
+        for y in top..top + 224 {
+            data.extend(
+                plane[y * rw + left..y * rw + left + 224]
+                    .iter()
+                    .map(|v| 2.0 * v - 1.0),
+            );
+        }
+    }
+    datasets::Images {
+        data,
+        labels: vec![label],
+        channels: 3,
+        height: 224,
+        width: 224,
+    }
+}
+
+fn argmax(values: &[f32]) -> usize {
+    (0..values.len())
+        .max_by(|&a, &b| values[a].total_cmp(&values[b]))
+        .expect("values")
+}
+
+/// The scikit-image photos a package ships, classified at 224×224: Chelsea the cat is ImageNet's
+/// class 282 ("tiger cat"), the coffee cup 967 ("espresso"). Wrong weights (e.g. read ignoring
+/// the checkpoint's strides) or a wrong architecture would not find both.
+#[test]
+fn efficientnet_classifies_scikit_image_photos() {
+    let name = "efficientnet_classifies_scikit_image_photos";
+    if skip(name) {
+        return;
+    }
+    let extractor = efficientnet(name).with_resolution(224);
+    let paths = DataPaths::from_env();
+    for (file, class) in [("chelsea.png", 282), ("coffee.png", 967)] {
+        let images = imagenet_crop(&rgb_png(&paths.skimage_photo(file)), 0);
+        let logits = extractor.logits(&images).unwrap();
+        assert_eq!(logits.dim, 1000);
+        let top = argmax(&logits.data);
+        assert_eq!(top, class, "{file}: class {top}, expected {class}");
+        let features = extractor.extract(&images).unwrap();
+        assert_eq!(features.dim, 1280);
+        assert!(features.data.iter().all(|v| v.is_finite() && *v >= 0.0));
+    }
+}
+
+/// Logits and penultimate features equal PyTorch's for the same inputs, to 1e-4: the fixture
+/// (`tests/fixtures/efficientnet_lite0/`, made by `scripts/efficientnet_lite0_reference.py` from
+/// the wheel's .pth read by `torch.load`) holds three crops of the scikit-image photos, two at
+/// 224×224 and one 61×83 (TF "SAME" padding asymmetric at every stride-2 layer).
+#[test]
+fn efficientnet_matches_pytorch() {
+    let name = "efficientnet_matches_pytorch";
+    if skip(name) {
+        return;
+    }
+    let extractor = efficientnet(name);
+    let net = extractor.net();
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/efficientnet_lite0");
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    let expected = expected.as_object().expect("one entry per input");
+    assert_eq!(expected.len(), 3);
+    let device = Default::default();
+    for (file, want) in expected {
+        let photo = rgb_png(&dir.join(file));
+        let (h, w) = (photo.height, photo.width);
+        assert_eq!(
+            [want["height"].as_u64(), want["width"].as_u64()],
+            [Some(h as u64), Some(w as u64)]
+        );
+        // (p − 127) / 128 exactly, as the reference computes it.
+        let input: Vec<f32> = photo
+            .pixels
+            .iter()
+            .map(|v| ((v * 255.0).round() - 127.0) / 128.0)
+            .collect();
+        let x = burn::tensor::Tensor::<B, 4>::from_data(
+            burn::tensor::TensorData::new(input, [1, 3, h, w]),
+            &device,
+        );
+        let features: Vec<f32> = net.features(x.clone()).into_data().to_vec().unwrap();
+        let logits: Vec<f32> = net.forward(x).into_data().to_vec().unwrap();
+        for (what, ours, theirs) in [
+            ("features", &features, &want["features"]),
+            ("logits", &logits, &want["logits"]),
+        ] {
+            let theirs: Vec<f32> = theirs
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect();
+            assert_eq!(ours.len(), theirs.len(), "{file} {what}");
+            let worst = ours
+                .iter()
+                .zip(&theirs)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            eprintln!("{file}: {what} within {worst:.2e} of PyTorch's");
+            assert!(
+                worst <= 1e-4,
+                "{file}: {what} differ from PyTorch's by {worst}"
+            );
+        }
+        let top5: Vec<usize> = want["top5"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        assert_eq!(argmax(&logits), top5[0], "{file}");
+    }
+}
+
+/// Without the weights the extractor is a typed error naming the setup command, not a panic.
+#[test]
+fn efficientnet_without_weights_names_the_setup_command() {
+    let missing = std::env::temp_dir().join("metanas-no-such-dir/efficientnet_lite0.safetensors");
+    let err = EfficientNetExtractor::<B>::from_file(&missing, &Default::default()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            SetEncoderError::EfficientNetWeights(e)
+                if matches!(**e, set_encoder::WeightsError::Missing { .. })
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("bash scripts/setup-data.sh"),
+        "{err}"
     );
 }
