@@ -79,6 +79,19 @@ pub enum TrainError {
         /// Number of classes.
         way: usize,
     },
+    /// A trained network cannot be tested on a task: it takes other images or predicts
+    /// another number of classes ([`test_network`](crate::test_network)).
+    #[error(
+        "the network takes {}-channel {}×{} images and predicts {} classes; the task has \
+         {}-channel {}×{} images and {} classes (test it on the task it was trained on)",
+        network.0, network.1, network.1, network.2, task.0, task.1, task.1, task.2
+    )]
+    NetworkMismatch {
+        /// The network's (input channels, resolution, classes).
+        network: (usize, usize, usize),
+        /// The task's (channels, the protocol's resolution, classes).
+        task: (usize, usize, usize),
+    },
     /// The trained weights could not be serialised.
     #[error("cannot serialise the trained weights: {0}")]
     Record(String),

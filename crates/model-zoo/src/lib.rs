@@ -20,7 +20,8 @@
 //! Files: `protocol.rs` (hyperparameters, checked), `train.rs` (the loop, generic over the
 //! network), `result.rs` (the record), `error.rs` (refusals), `data.rs` (device batches and
 //! shuffling); [`mbv3`] trains Once-for-All MobileNetV3 points through the same loop and keeps
-//! their database.
+//! their database; [`zoo`] keeps trained networks with their weights (half precision, checked
+//! on load) and retrieves them under parameter and FLOP limits (TANS).
 
 pub mod analysis;
 pub mod compare;
@@ -30,6 +31,7 @@ pub mod plan;
 pub mod presets;
 pub mod stats;
 pub mod store;
+pub mod zoo;
 
 mod data;
 mod error;
@@ -40,6 +42,8 @@ mod train;
 pub use error::TrainError;
 pub use protocol::{Protocol, ProtocolError, Recipe};
 pub use result::{EpochMetrics, RunResult, RunStatus};
-pub use train::{train, train_observed, train_with_weights, TrainEvent};
+pub use train::{
+    test_network, train, train_observed, train_with_network, train_with_weights, TrainEvent,
+};
 #[cfg(feature = "flex")]
 pub use train::{train_cpu, train_cpu_with_weights, CpuBackend};

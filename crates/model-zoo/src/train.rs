@@ -198,6 +198,53 @@ pub fn train_with_weights<B: AutodiffBackend>(
     Ok((result, model.map(weight_bytes).transpose()?))
 }
 
+/// [`train`], also returning the tested inference network itself (BN statistics included;
+/// `None` when the run diverged): what [`train_with_weights`] serialises, for a caller that keeps
+/// it in another form (the [zoo](crate::zoo) stores it in half precision).
+#[allow(clippy::type_complexity)]
+pub fn train_with_network<B: AutodiffBackend>(
+    arch: Nb201Arch,
+    task: &Task,
+    protocol: &Protocol,
+    seed: u64,
+    device: &B::Device,
+) -> Result<(RunResult, Option<Nb201Network<B::InnerBackend>>), TrainError> {
+    train_model::<B>(arch, task, protocol, seed, device, &mut ignore)
+}
+
+/// Test loss and accuracy of a trained `network` on `task`'s test split under `protocol`
+/// (its evaluation batch size), with the network's batch-norm statistics as they are: no
+/// recalibration, so a network that [`train_with_network`] returned (or the zoo loads) gives
+/// exactly the run's `test_loss` and `test_accuracy` on the flex backend.
+///
+/// Refuses a task the network cannot take (channels, resolution, classes) with a
+/// [`TrainError`] instead of panicking inside a kernel.
+pub fn test_network<B: Backend>(
+    network: &Nb201Network<B>,
+    task: &Task,
+    protocol: &Protocol,
+) -> Result<(f64, f64), TrainError> {
+    protocol.validate()?;
+    let (way, channels) = check_task(task, protocol.resolution)?;
+    let classes = network.classifier.weight.dims()[1];
+    if channels != network.input_channels
+        || protocol.resolution != network.resolution
+        || way != classes
+    {
+        return Err(TrainError::NetworkMismatch {
+            network: (network.input_channels, network.resolution, classes),
+            task: (channels, protocol.resolution, way),
+        });
+    }
+    let device = network.classifier.weight.device();
+    let test_set = DeviceImages::<B>::upload(&task.test, &device);
+    Ok(test_loss_accuracy(
+        network,
+        &test_set,
+        protocol.recipe().eval_batch_size,
+    ))
+}
+
 /// A tested network's weights as a Burn record (full precision, `BinBytesRecorder`).
 pub(crate) fn weight_bytes<B: Backend, M: Module<B>>(model: M) -> Result<Vec<u8>, TrainError> {
     BinBytesRecorder::<FullPrecisionSettings>::default()
@@ -399,6 +446,15 @@ fn evaluate<B: Backend, M: TrainableNetwork<B>>(
                 .map(|(images, _)| images),
         );
     }
+    test_loss_accuracy(model, test_set, batch_size)
+}
+
+/// Test loss and accuracy of `model` as it is, in batches of `batch_size`.
+fn test_loss_accuracy<B: Backend, M: TrainableNetwork<B>>(
+    model: &M,
+    test_set: &DeviceImages<B>,
+    batch_size: usize,
+) -> (f64, f64) {
     let loss_fn = CrossEntropyLoss::new(None, &test_set.labels.device());
     let (mut loss_sum, mut correct) = (0.0, 0usize);
     for (images, labels) in test_set.chunks(batch_size) {

@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use burn::module::AutodiffModule;
 use burn::nn::loss::CrossEntropyLoss;
-use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use search_space::mbv3::{Mbv3Arch, Mbv3Network, Mbv3NetworkConfig};
@@ -31,6 +31,13 @@ impl StepProfile {
     }
 }
 
+/// Waits for the device's queued work (a no-op on flex), so a step on a GPU backend is timed to
+/// completion, not to submission. A device that fails here fails its next operation too, with
+/// Burn's own error, so the result is not needed.
+fn wait<B: Backend>(device: &B::Device) {
+    let _ = B::sync(device);
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -39,6 +46,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Profiles a training step of `arch` under `protocol` for a task of `input_channels` and
 /// `num_classes` on random images: `repeats` timed steps after one warm-up step, for the whole
 /// network and for its depthwise convolutions alone (what the depthwise share is measured by).
+/// Each timed step waits for the device (`Backend::sync`), so GPU backends time the work.
 pub fn profile_step<B: AutodiffBackend>(
     arch: Mbv3Arch,
     protocol: &Mbv3Protocol,
@@ -70,6 +78,7 @@ pub fn profile_step<B: AutodiffBackend>(
         let start = Instant::now();
         let loss = loss_fn.forward(model.logits(images.clone()), labels.clone());
         let _ = loss.backward();
+        wait::<B>(device);
         if i > 0 {
             steps.push(start.elapsed().as_secs_f64());
         }
@@ -103,6 +112,7 @@ pub fn profile_step<B: AutodiffBackend>(
             let y = conv2d(x.clone(), w.clone(), None, options.clone());
             let _ = y.sum().backward();
         }
+        wait::<B>(device);
         if i > 0 {
             depthwise.push(start.elapsed().as_secs_f64());
         }
