@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use datasets::DataPaths;
+use meta_predictor::proxies::Proxy;
 use metanas::device::{dispatch, DeviceSpec, WithBackend};
 use metanas::evaluate::{evaluate, EvaluateOptions, Evaluation, Inputs, MetaD2AInput};
 use metanas::MetaD2A;
@@ -68,6 +69,21 @@ struct Args {
     /// Seed of the bootstraps, minibatches and searches.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Zero-cost proxies scored over the panel and MetaD2A's pool, and combined with its
+    /// predictor (comma-separated; empty for none, which also skips the combination).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "synflow,naswot,jacob_cov,snip,grad_norm,params,flops"
+    )]
+    proxies: Vec<String>,
+    /// Proxies also scored over every isomorphism class (comma-separated; empty for none).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "synflow,naswot,params,flops"
+    )]
+    all_cells_proxies: Vec<String>,
     /// Backend and device: cpu, wgpu, wgpu:N, cuda or cuda:N (default: $METANAS_DEVICE, else cpu).
     #[arg(long)]
     device: Option<DeviceSpec>,
@@ -122,6 +138,8 @@ impl WithBackend for Job<'_> {
             candidates: args.candidates,
             oracle_top: args.oracle_top,
             oracle_seeds: args.oracle_seeds,
+            proxies: parse_proxies(&args.proxies)?,
+            all_cells_proxies: parse_proxies(&args.all_cells_proxies)?,
             ..EvaluateOptions::default()
         };
         Ok(evaluate::<B, B::InnerBackend>(
@@ -134,10 +152,7 @@ impl WithBackend for Job<'_> {
 }
 
 fn run(args: Args) -> Result<(), Box<dyn Error>> {
-    let device = match &args.device {
-        Some(device) => *device,
-        None => DeviceSpec::from_env()?,
-    };
+    let device = DeviceSpec::resolve(args.device)?;
     let records = model_zoo::database::load(std::slice::from_ref(&args.store))?;
     let panel = parse_panel(&std::fs::read_to_string(&args.plan).map_err(|e| {
         format!(
@@ -259,4 +274,17 @@ fn plot(path: &Path, set: &metanas::evaluate::SetEvaluation) -> Result<(), Box<d
     }
     root.present()?;
     Ok(())
+}
+
+/// Proxy names from a comma-separated flag (empty entries ignored, so `--proxies ""` is none).
+fn parse_proxies(names: &[String]) -> Result<Vec<Proxy>, Box<dyn Error>> {
+    names
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            n.parse::<Proxy>()
+                .map_err(|e| format!("--proxies: {e}").into())
+        })
+        .collect()
 }

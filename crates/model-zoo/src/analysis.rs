@@ -482,6 +482,15 @@ pub struct Interaction {
     pub noise_sources: Vec<NoiseSource>,
 }
 
+impl Interaction {
+    /// Whether the share means anything: the seed noise used must leave a non-negative
+    /// interaction and a positive cell-dependent variance. With borrowed noise larger than the
+    /// residual (meta-training groups noisier on paper than they are) it does not.
+    pub fn estimable(&self) -> bool {
+        self.interaction_var >= 0.0 && self.cell_var + self.interaction_var > 0.0
+    }
+}
+
 /// A pick's regret on one task.
 #[derive(Clone, Debug, Serialize)]
 pub struct Pick {
@@ -1766,10 +1775,18 @@ impl Report {
             var(i.interaction_var)
         })?;
         row(f, "**interaction share** (unclamped)", &|i| {
-            format!("**{}** ({})", num(i.share_clamped, 3), num(i.share, 3))
+            if i.estimable() {
+                format!("**{}** ({})", num(i.share_clamped, 3), num(i.share, 3))
+            } else {
+                format!("not estimable ({})", num(i.share, 3))
+            }
         })?;
         row(f, "95% interval", &|i| {
-            format!("[{}, {}]", num(i.interval.0, 3), num(i.interval.1, 3))
+            if i.estimable() {
+                format!("[{}, {}]", num(i.interval.0, 3), num(i.interval.1, 3))
+            } else {
+                "–".into()
+            }
         })?;
         row(f, "resampled shares run low by", &|i| {
             num(-i.resample_bias, 3)
@@ -1777,6 +1794,15 @@ impl Report {
         row(f, "resamples", &|i| i.bootstrap.to_string())?;
         writeln!(f)?;
         let share = |i: &Option<Interaction>| match i {
+            Some(i) if !i.estimable() => format!(
+                "not estimable: the seed noise used ({} pp²) exceeds the residual ({} pp²), so \
+                 the interaction cannot be told from noise; where the noise is borrowed, this \
+                 says those tasks' own seed noise is smaller than the borrowed one (their \
+                 residual bounds it: σ_seed ≤ {} pp)",
+                num(i.noise_var, 2),
+                num(i.residual_var, 2),
+                num(i.residual_var.max(0.0).sqrt(), 2)
+            ),
             Some(i) => format!(
                 "{} (unclamped {}), 95% interval [{}, {}]",
                 num(i.share_clamped, 3),
@@ -2512,6 +2538,48 @@ pub(crate) mod tests {
         assert!(i.interaction_var > 0.5, "{i:?}");
         assert!(i.share > 0.15 && i.share < 0.8, "{i:?}");
         assert!(i.interval.0 <= i.share && i.share <= i.interval.1, "{i:?}");
+    }
+
+    #[test]
+    fn borrowed_noise_above_the_residual_is_reported_as_not_estimable() {
+        // meta-test: additive plus a large seed noise (±3 pp); meta-training: exactly additive,
+        // one seed, so its borrowed noise exceeds its residual (zero)
+        let tasks = [
+            ("test/x", 1),
+            ("test/y", 2),
+            ("train/a", 3),
+            ("train/a", 4),
+            ("train/a", 5),
+            ("train/a", 6),
+            ("train/a", 7),
+            ("train/a", 8),
+        ];
+        let cells = cells(12);
+        let mut records = design(&tasks[..2], &cells, 4, |t, c, s| {
+            let noise = if s % 2 == 0 { 0.03 } else { -0.03 };
+            0.6 + 0.01 * t as f64 + 0.02 * c as f64 + noise * (1.0 + (c % 3) as f64)
+        });
+        records.extend(design(&tasks[2..], &cells, 1, |t, c, _| {
+            0.5 + 0.01 * t as f64 + 0.02 * c as f64
+        }));
+        let r = analyze(&records, None, &three_train_tasks());
+        let all = r.interaction.as_ref().unwrap();
+        assert!(all.interaction_var < 0.0, "{all:?}");
+        assert!(!all.estimable(), "{all:?}");
+        let text = r.to_string();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("**Interaction share**"))
+            .unwrap();
+        assert!(
+            line.contains("over all tasks not estimable: the seed noise used"),
+            "{line}"
+        );
+        assert!(
+            text.contains("| **interaction share** (unclamped) |"),
+            "{text}"
+        );
+        assert!(text.contains("not estimable ("), "{text}");
     }
 
     #[test]

@@ -337,3 +337,114 @@ fn saved_weights_are_content_addressed_reproducible_and_load() {
         assert_eq!(network.num_params(), record.result.param_count);
     }
 }
+
+/// The store's lines with the wall times zeroed: what must not change between two builds of
+/// the same plan on the flex backend.
+fn timeless_lines(store: &Path) -> Vec<String> {
+    let mut records = database::load(&[store.to_path_buf()]).unwrap();
+    records.sort_by_key(|r| format!("{:?}", r.key()));
+    records
+        .into_iter()
+        .map(|mut r| {
+            r.result.wall_seconds = 0.0;
+            serde_json::to_string(&r).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn metanas_db_on_cpu_builds_the_records_of_train_cpu() {
+    let dir = scratch("device-cpu");
+    let plan = tiny_plan(1, 1);
+    let plan_path = dir.join("plan.json");
+    std::fs::write(&plan_path, serde_json::to_string(&plan).unwrap()).unwrap();
+    let by_cli = dir.join("cli.jsonl");
+    let status = Command::new(env!("CARGO_BIN_EXE_metanas-db"))
+        .args(["build", "--device", "cpu", "--plan"])
+        .arg(&plan_path)
+        .arg("--store")
+        .arg(&by_cli)
+        .env("RAYON_NUM_THREADS", "1")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let by_lib = dir.join("lib.jsonl");
+    database::build(
+        &plan,
+        &by_lib,
+        &DataPaths::from_env(),
+        &Default::default(),
+        &(),
+        |job, task| {
+            train_cpu(job.arch, task, &job.protocol, job.seed)
+                .map(|result| database::Trained {
+                    result,
+                    weights: None,
+                })
+                .map_err(|e| e.to_string())
+        },
+    )
+    .unwrap();
+    let (cli, lib) = (timeless_lines(&by_cli), timeless_lines(&by_lib));
+    assert_eq!(cli.len(), 2);
+    assert_eq!(
+        cli, lib,
+        "--device cpu trains on train_cpu's backend, bit for bit"
+    );
+}
+
+#[cfg(not(feature = "wgpu"))]
+#[test]
+fn metanas_db_refuses_a_backend_not_compiled_in_before_touching_the_store() {
+    let dir = scratch("device-wgpu");
+    let store = dir.join("runs.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_metanas-db"))
+        .args(["build", "--device", "wgpu:1", "--plan"])
+        .arg(dir.join("no-such-plan.json"))
+        .arg("--store")
+        .arg(&store)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the wgpu backend is not compiled into this binary")
+            && stderr.contains("--features wgpu"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!store.exists(), "no store is created");
+}
+
+#[test]
+fn metanas_db_rejects_an_unknown_device_name() {
+    let out = Command::new(env!("CARGO_BIN_EXE_metanas-db"))
+        .args([
+            "build", "--plan", "p.json", "--store", "s.jsonl", "--device", "tpu",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("unknown device `tpu`; expected cpu, flex, wgpu"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn metanas_db_stops_quietly_when_stdout_is_closed() {
+    // A pipe whose reader is gone, as after `metanas-db status | head -0`: the first write fails
+    // with EPIPE.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_metanas-db"))
+        .arg("status")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(stderr.is_empty(), "{stderr}");
+}

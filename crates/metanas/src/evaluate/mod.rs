@@ -184,14 +184,19 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
         .filter(|a| a.canonical_id() == a.index())
         .collect();
     let combination = match &inputs.metad2a {
-        Some(m) if !m.model.meta().summary.valid_tasks.is_empty() => Some(fit_combination::<B, M>(
-            inputs.records,
-            inputs.data,
-            m,
-            options,
-            device,
-            log,
-        )?),
+        // Without proxies there is nothing to combine the predictor with.
+        Some(m)
+            if !m.model.meta().summary.valid_tasks.is_empty() && !options.proxies.is_empty() =>
+        {
+            Some(fit_combination::<B, M>(
+                inputs.records,
+                inputs.data,
+                m,
+                options,
+                device,
+                log,
+            )?)
+        }
         _ => None,
     };
     let mut sets = Vec::new();
