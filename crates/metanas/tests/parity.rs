@@ -1,23 +1,29 @@
-//! Backend parity: the same weights and inputs give the same numbers on flex (CPU) and wgpu.
+//! Backend parity: the same weights and inputs give the same numbers on flex (CPU) and a GPU
+//! backend: wgpu, or CUDA (see `parity_backend` for how the backend under test is chosen).
 //!
-//! Every model is built once on flex with a seed, copied to wgpu through its record (bit-exact,
-//! checked), and both copies are run on the same input. Outputs must agree within a stated
-//! tolerance: `|flex - wgpu| <= atol + rtol * |flex|` element-wise. The two backends sum in
+//! Every model is built once on flex with a seed, copied to the GPU backend through its record
+//! (bit-exact, checked), and both copies are run on the same input. Outputs must agree within a
+//! stated tolerance: `|flex - gpu| <= atol + rtol * |flex|` element-wise. The two backends sum in
 //! different orders (and lavapipe's shaders fuse multiply-adds), so f32 results differ in the
 //! last bits; the tolerances are about ten times the worst difference measured on Mesa lavapipe
 //! (`XDG_RUNTIME_DIR=/tmp cargo test -p metanas --features wgpu --test parity -- --nocapture`
-//! prints every worst difference).
+//! prints every worst difference). CUDA is held to the same tolerances
+//! (`cargo test --release -p metanas --features cuda --test parity -- --nocapture`, on a machine
+//! with an NVIDIA driver; `scripts/gpu-check.sh` runs it).
 //!
-//! To cover another model (graph decoder, predictor): build it on [`Cpu`], [`copy_to_wgpu`] it
-//! into a module built on [`Gpu`] with a different seed, run both, and [`assert_close`] the
-//! outputs ([`assert_params_close`] for whole modules).
+//! To cover another model (graph decoder, predictor): write the test body generic over the
+//! backend under test (`fn body<G: AutodiffBackend>(gpu: &G::Device)`), build the model on
+//! [`Cpu`], [`copy_to_gpu`] it into a module built on `G` with a different seed, run both, and
+//! [`assert_close`] the outputs ([`assert_params_close`] for whole modules); the `#[test]` is
+//! `on_gpu!(body)`.
 //!
 //! Runs on any wgpu adapter; without a GPU, install Mesa's lavapipe
 //! (`apt-get install mesa-vulkan-drivers libvulkan1`). `.ci/run` does.
-#![cfg(feature = "wgpu")]
+#![cfg(any(feature = "wgpu", feature = "cuda"))]
+
+mod parity_backend;
 
 use burn::backend::flex::FlexDevice;
-use burn::backend::wgpu::WgpuDevice;
 use burn::backend::{Autodiff, Flex};
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLoss;
@@ -27,22 +33,16 @@ use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Int, Tensor, TensorData};
+use parity_backend::on_gpu;
 use search_space::network::init::uniform_values;
 use search_space::{Nb201Arch, Nb201Network, Nb201NetworkConfig};
 use set_encoder::{SetBatch, SetEncoder, SetEncoderConfig};
 
 /// The reference backend: flex on the CPU, with autodiff.
 type Cpu = Autodiff<Flex>;
-/// The backend under test: the wgpu backend metanas dispatches to (f32, unfused, with
-/// autodiff; see `metanas::device`).
-type Gpu = metanas::device::WgpuBackend;
 
 fn cpu() -> FlexDevice {
     FlexDevice
-}
-
-fn gpu() -> WgpuDevice {
-    WgpuDevice::DefaultDevice
 }
 
 /// A tolerance `|a - b| <= atol + rtol * |a|`, `a` being the reference (flex) value.
@@ -90,7 +90,8 @@ fn assert_close(name: &str, a: &[f32], b: &[f32], tol: Tolerance) -> Worst {
     );
     assert!(
         worst_ratio <= 1.0,
-        "{name}: [{worst_at}] flex {x:e} vs wgpu {y:e}: |diff| {:e} > atol {:e} + rtol {:e}·|a|",
+        "{name}: [{worst_at}] flex {x:e} vs {} {y:e}: |diff| {:e} > atol {:e} + rtol {:e}·|a|",
+        parity_backend::name(),
         (x - y).abs(),
         tol.atol,
         tol.rtol
@@ -172,15 +173,23 @@ fn copy_module<A: Backend, B: Backend, MA: Module<A>, MB: Module<B>>(
     dst.load_record(record)
 }
 
-/// [`copy_module`] from flex to wgpu, checking that every parameter arrived bit for bit and
-/// that `dst` really was different before (so the test cannot pass by a shared seed alone).
-fn copy_to_wgpu<MA: Module<Cpu>, MB: Module<Gpu>>(name: &str, src: &MA, dst: MB) -> MB {
+/// [`copy_module`] from flex to the GPU backend, checking that every parameter arrived bit for
+/// bit and that `dst` really was different before (so the test cannot pass by a shared seed
+/// alone).
+fn copy_to_gpu<G: AutodiffBackend, MA: Module<Cpu>, MB: Module<G>>(
+    name: &str,
+    src: &MA,
+    dst: MB,
+    gpu: &G::Device,
+) -> MB {
     let before = named_params(&dst);
-    let copied = copy_module(src, dst, &gpu());
+    let copied = copy_module(src, dst, gpu);
     let (src_params, after) = (named_params(src), named_params(&copied));
     assert_ne!(
-        before, after,
-        "{name}: the wgpu module must start from other weights"
+        before,
+        after,
+        "{name}: the {} module must start from other weights",
+        parity_backend::name()
     );
     assert_eq!(src_params, after, "{name}: the copy is not bit-exact");
     copied
@@ -248,11 +257,15 @@ fn labels<B: Backend>(device: &B::Device) -> Tensor<B, 1, Int> {
 
 #[test]
 fn nb201_forward_matches() {
+    on_gpu!(nb201_forward)
+}
+
+fn nb201_forward<G: AutodiffBackend>(gpu: &G::Device) {
     let flex = nb201::<Cpu>(1, &cpu());
-    let wgpu = copy_to_wgpu("nb201", &flex, nb201::<Gpu>(2, &gpu()));
-    let (flex, wgpu) = (flex.valid(), wgpu.valid());
+    let tested = copy_to_gpu("nb201", &flex, nb201::<G>(2, gpu), gpu);
+    let (flex, tested) = (flex.valid(), tested.valid());
     let a = values(flex.forward(images(&cpu())));
-    let b = values(wgpu.forward(images(&gpu())));
+    let b = values(tested.forward(images(gpu)));
     assert_eq!(a.len(), BATCH * CLASSES);
     assert_close("nb201 logits", &a, &b, NB201_VALUES);
 }
@@ -281,12 +294,16 @@ fn sgd_step<B: AutodiffBackend>(
 
 #[test]
 fn nb201_training_step_matches() {
+    on_gpu!(nb201_training_step)
+}
+
+fn nb201_training_step<G: AutodiffBackend>(gpu: &G::Device) {
     let flex = nb201::<Cpu>(3, &cpu());
-    let wgpu = copy_to_wgpu("nb201", &flex, nb201::<Gpu>(4, &gpu()));
+    let tested = copy_to_gpu("nb201", &flex, nb201::<G>(4, gpu), gpu);
     let initial = named_params(&flex);
 
     let (loss_a, flex) = sgd_step(flex, &cpu());
-    let (loss_b, wgpu) = sgd_step(wgpu, &gpu());
+    let (loss_b, tested) = sgd_step(tested, gpu);
     assert_close("nb201 loss", &[loss_a], &[loss_b], NB201_VALUES);
 
     // The running statistics the training forward pass updated.
@@ -294,22 +311,22 @@ fn nb201_training_step_matches() {
         (
             "stem_bn.running_mean",
             flex.stem_bn.running_mean.value(),
-            wgpu.stem_bn.running_mean.value(),
+            tested.stem_bn.running_mean.value(),
         ),
         (
             "stem_bn.running_var",
             flex.stem_bn.running_var.value(),
-            wgpu.stem_bn.running_var.value(),
+            tested.stem_bn.running_var.value(),
         ),
         (
             "final_bn.running_mean",
             flex.final_bn.running_mean.value(),
-            wgpu.final_bn.running_mean.value(),
+            tested.final_bn.running_mean.value(),
         ),
         (
             "final_bn.running_var",
             flex.final_bn.running_var.value(),
-            wgpu.final_bn.running_var.value(),
+            tested.final_bn.running_var.value(),
         ),
     ] {
         let a = values(a);
@@ -317,7 +334,7 @@ fn nb201_training_step_matches() {
     }
 
     // The step per parameter (updated − initial), then the updated parameters.
-    let (after_a, after_b) = (named_params(&flex), named_params(&wgpu));
+    let (after_a, after_b) = (named_params(&flex), named_params(&tested));
     let mut moved = 0.0f32;
     let mut worst_step = 0.0f32;
     for ((path, init), ((_, a), (_, b))) in initial.iter().zip(after_a.iter().zip(&after_b)) {
@@ -333,7 +350,7 @@ fn nb201_training_step_matches() {
         worst_step * 100.0
     );
     assert!(moved > 1e-4, "the step barely moved the weights: {moved}");
-    let worst = assert_params_close("nb201 updated", &flex, &wgpu, NB201_UPDATED);
+    let worst = assert_params_close("nb201 updated", &flex, &tested, NB201_UPDATED);
     println!(
         "nb201 updated parameters: max |diff| {:.3e}, {:.1}% of the tolerance (largest step {moved:.3e})",
         worst.abs,
@@ -368,11 +385,15 @@ fn task_features(sizes: &[&[usize]], dim: usize) -> Vec<Vec<Vec<f32>>> {
 
 #[test]
 fn set_encoder_forward_matches() {
+    on_gpu!(set_encoder_forward)
+}
+
+fn set_encoder_forward<G: AutodiffBackend>(gpu: &G::Device) {
     const DIM: usize = 16;
     let config = |seed| SetEncoderConfig::new(DIM).with_seed(seed);
     let flex: SetEncoder<Cpu> = config(5).init(&cpu());
-    let wgpu = copy_to_wgpu("set encoder", &flex, config(6).init::<Gpu>(&gpu()));
-    let (flex, wgpu) = (flex.valid(), wgpu.valid());
+    let tested = copy_to_gpu("set encoder", &flex, config(6).init::<G>(gpu), gpu);
+    let (flex, tested) = (flex.valid(), tested.valid());
 
     // Three tasks of uneven shape, so the padding masks are exercised: 5 classes of 1–6
     // images, 2 classes of 3, 3 classes of 4–6.
@@ -380,9 +401,9 @@ fn set_encoder_forward_matches() {
     let a = flex
         .encode(&SetBatch::from_classes(DIM, &tasks, &cpu()).expect("a valid batch"))
         .expect("encode on flex");
-    let b = wgpu
-        .encode(&SetBatch::from_classes(DIM, &tasks, &gpu()).expect("a valid batch"))
-        .expect("encode on wgpu");
+    let b = tested
+        .encode(&SetBatch::from_classes(DIM, &tasks, gpu).expect("a valid batch"))
+        .expect("encode on the GPU backend");
     assert_eq!(a.dims(), [3, flex.latent_dim()]);
     assert_close(
         "set encoder latent",
@@ -409,10 +430,14 @@ fn weighted_sum<B: Backend>(latent: Tensor<B, 2>) -> Tensor<B, 1> {
 
 #[test]
 fn set_encoder_step_matches() {
+    on_gpu!(set_encoder_step)
+}
+
+fn set_encoder_step<G: AutodiffBackend>(gpu: &G::Device) {
     const DIM: usize = 16;
     let config = |seed| SetEncoderConfig::new(DIM).with_seed(seed);
     let flex: SetEncoder<Cpu> = config(5).init(&cpu());
-    let wgpu = copy_to_wgpu("set encoder", &flex, config(6).init::<Gpu>(&gpu()));
+    let tested = copy_to_gpu("set encoder", &flex, config(6).init::<G>(gpu), gpu);
     for (name, sizes) in [
         ("dense", [&[5, 5, 5, 5][..], &[5, 5, 5, 5], &[5, 5, 5, 5]]),
         ("padded", [&[1, 6, 2, 5, 3][..], &[3, 3], &[4, 6, 5]]),
@@ -421,11 +446,11 @@ fn set_encoder_step_matches() {
         let a = flex
             .encode(&SetBatch::from_classes(DIM, &tasks, &cpu()).expect("a valid batch"))
             .expect("encode on flex");
-        let b = wgpu
-            .encode(&SetBatch::from_classes(DIM, &tasks, &gpu()).expect("a valid batch"))
-            .expect("encode on wgpu");
+        let b = tested
+            .encode(&SetBatch::from_classes(DIM, &tasks, gpu).expect("a valid batch"))
+            .expect("encode on the GPU backend");
         let stepped_a = gradient_step(flex.clone(), weighted_sum(a));
-        let stepped_b = gradient_step(wgpu.clone(), weighted_sum(b));
+        let stepped_b = gradient_step(tested.clone(), weighted_sum(b));
         assert_params_close(
             &format!("set encoder after one SGD step ({name})"),
             &stepped_a,
@@ -487,14 +512,18 @@ fn decoder_greedy<B: Backend>(
 
 #[test]
 fn graph_decoder_loss_step_and_decoding_match() {
+    on_gpu!(graph_decoder_loss_step_and_decoding)
+}
+
+fn graph_decoder_loss_step_and_decoding<G: AutodiffBackend>(gpu: &G::Device) {
     use graph_vae::{GraphDecoder, GraphDecoderConfig};
     let config = |seed| GraphDecoderConfig::new().with_seed(seed);
     let flex: GraphDecoder<Cpu> = config(5).init(&cpu());
-    let wgpu = copy_to_wgpu("graph decoder", &flex, config(6).init::<Gpu>(&gpu()));
+    let tested = copy_to_gpu("graph decoder", &flex, config(6).init::<G>(gpu), gpu);
     let graphs = nb201_graphs(&[0, 9_930, 15_624, 777]);
     let z = data(4 * 56, 11);
     let la = decoder_loss(&flex, &z, &graphs, &cpu());
-    let lb = decoder_loss(&wgpu, &z, &graphs, &gpu());
+    let lb = decoder_loss(&tested, &z, &graphs, gpu);
     assert_close(
         "decoder type NLL",
         &values(la.types.clone()),
@@ -508,19 +537,19 @@ fn graph_decoder_loss_step_and_decoding_match() {
         GRAPH_VALUES,
     );
     let flex = gradient_step(flex, la.total());
-    let wgpu = gradient_step(wgpu, lb.total());
+    let tested = gradient_step(tested, lb.total());
     assert_params_close(
         "graph decoder after one SGD step",
         &flex,
-        &wgpu,
+        &tested,
         GRAPH_VALUES,
     );
 
     // Greedy decoding of the same latents gives the same graphs.
-    let (flex, wgpu) = (flex.valid(), wgpu.valid());
+    let (flex, tested) = (flex.valid(), tested.valid());
     assert_eq!(
         decoder_greedy(&flex, &z, 4, &cpu()),
-        decoder_greedy(&wgpu, &z, 4, &gpu())
+        decoder_greedy(&tested, &z, 4, gpu)
     );
 }
 
@@ -538,6 +567,10 @@ fn predict<B: Backend>(
 
 #[test]
 fn meta_predictor_forward_and_step_match() {
+    on_gpu!(meta_predictor_forward_and_step)
+}
+
+fn meta_predictor_forward_and_step<G: AutodiffBackend>(gpu: &G::Device) {
     use meta_predictor::{MetaPredictor, MetaPredictorConfig};
     const DIM: usize = 16;
     let config = |seed| {
@@ -546,17 +579,18 @@ fn meta_predictor_forward_and_step_match() {
             .with_seed(seed)
     };
     let flex: MetaPredictor<Cpu> = config(5).try_init(&cpu()).expect("predictor");
-    let wgpu = copy_to_wgpu(
+    let tested = copy_to_gpu(
         "meta-predictor",
         &flex,
-        config(6).try_init::<Gpu>(&gpu()).expect("predictor"),
+        config(6).try_init::<G>(gpu).expect("predictor"),
+        gpu,
     );
     let graphs = nb201_graphs(&[1, 2_000, 9_930]);
     let tasks: Vec<Vec<Vec<f32>>> = (0..3)
         .map(|t| (0..4).map(|c| data(5 * DIM, (t * 10 + c) as u64)).collect())
         .collect();
     let pa = predict(&flex, &tasks, DIM, &graphs, &cpu());
-    let pb = predict(&wgpu, &tasks, DIM, &graphs, &gpu());
+    let pb = predict(&tested, &tasks, DIM, &graphs, gpu);
     assert_close(
         "predictor output",
         &values(pa.clone()),
@@ -564,26 +598,26 @@ fn meta_predictor_forward_and_step_match() {
         GRAPH_VALUES,
     );
     let flex = gradient_step(flex, pa.powi_scalar(2).sum());
-    let wgpu = gradient_step(wgpu, pb.powi_scalar(2).sum());
+    let tested = gradient_step(tested, pb.powi_scalar(2).sum());
     // The set encoder's parameters too: with Burn's fused wgpu backend they differed by up to
     // ~1e-3 here (the PMA gradients; see `parity_ops.rs`), which is why metanas runs unfused.
     assert_params_close(
         "meta-predictor after one SGD step: set encoder",
         &flex.set_encoder,
-        &wgpu.set_encoder,
+        &tested.set_encoder,
         GRAPH_VALUES,
     );
     assert_params_close(
         "meta-predictor after one SGD step: graph encoder",
         &flex.graph_encoder,
-        &wgpu.graph_encoder,
+        &tested.graph_encoder,
         GRAPH_VALUES,
     );
     for (name, a, b) in [
-        ("graph_fuse", &flex.graph_fuse, &wgpu.graph_fuse),
-        ("graph_out", &flex.graph_out, &wgpu.graph_out),
-        ("head_hidden", &flex.head_hidden, &wgpu.head_hidden),
-        ("head_out", &flex.head_out, &wgpu.head_out),
+        ("graph_fuse", &flex.graph_fuse, &tested.graph_fuse),
+        ("graph_out", &flex.graph_out, &tested.graph_out),
+        ("head_hidden", &flex.head_hidden, &tested.head_hidden),
+        ("head_out", &flex.head_out, &tested.head_out),
     ] {
         assert_params_close(
             &format!("meta-predictor after one SGD step: {name}"),

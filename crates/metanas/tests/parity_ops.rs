@@ -1,6 +1,6 @@
 //! Backward parity of the tensor ops and blocks the models are built from: every input's
-//! gradient on wgpu must match flex's. `parity.rs` compares whole models; when one of those
-//! disagrees, this suite says where.
+//! gradient on the GPU backend (wgpu, or CUDA: see `parity_backend`) must match flex's.
+//! `parity.rs` compares whole models; when one of those disagrees, this suite says where.
 //!
 //! Each case builds its inputs from fixed streams on both backends, computes
 //! `loss = Σ f(inputs) ⊙ w` for a fixed random `w` (so every output element gets its own
@@ -8,29 +8,30 @@
 //!
 //! This suite found why the set encoder's gradients differed on wgpu: Burn 0.21.0's *fused*
 //! wgpu backend gets one-query attention (PMA) wrong, while every op alone and the unfused
-//! backend are right. metanas therefore dispatches to unfused wgpu (`metanas::device`);
-//! [`fused_wgpu_report`] prints the fused backend's differences.
+//! backend are right. metanas therefore dispatches to unfused wgpu and, as CUDA shares the
+//! fusion code, unfused CUDA (`metanas::device`); [`fused_wgpu_report`] and
+//! [`fused_cuda_report`] print the fused backends' differences.
 //!
 //! `XDG_RUNTIME_DIR=/tmp cargo test -p metanas --features wgpu --test parity_ops -- --nocapture`
-//! (add `--include-ignored` for the fused report).
-#![cfg(feature = "wgpu")]
+//! (add `--include-ignored` for the fused report); on an NVIDIA machine
+//! `cargo test --release -p metanas --features cuda --test parity_ops -- --nocapture
+//! --include-ignored` (`scripts/gpu-check.sh` runs it).
+#![cfg(any(feature = "wgpu", feature = "cuda"))]
+
+mod parity_backend;
 
 use burn::backend::flex::FlexDevice;
-use burn::backend::wgpu::WgpuDevice;
-use burn::backend::{Autodiff, Flex, Wgpu};
+use burn::backend::{Autodiff, Flex};
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{Bool, Tensor, TensorData};
+use parity_backend::on_gpu;
 use search_space::network::init::uniform_values;
 use set_encoder::{MabConfig, PmaConfig, SetEncoderConfig};
 
 type Cpu = Autodiff<Flex>;
-/// The wgpu backend metanas dispatches to: without kernel fusion.
-type Gpu = metanas::device::WgpuBackend;
-/// Burn's default wgpu backend, with kernel fusion: reported, not asserted.
-type GpuFused = Autodiff<Wgpu>;
 
-/// `|flex - wgpu| <= ATOL + RTOL·|flex|`: f32 sums in other orders (inputs are O(1)).
+/// `|flex - gpu| <= ATOL + RTOL·|flex|`: f32 sums in other orders (inputs are O(1)).
 const ATOL: f32 = 1e-5;
 const RTOL: f32 = 1e-4;
 
@@ -254,17 +255,23 @@ fn worst(a: &[f32], b: &[f32]) -> (f32, usize) {
         )
 }
 
-/// Compares every op's gradients on `G` with flex's; returns the failures.
-fn compare<G: AutodiffBackend<Device = WgpuDevice>>(ops: &[Op], label: &str) -> Vec<String> {
+/// Compares every op's gradients on `G` (named `backend` in the output) with flex's; returns
+/// the failures.
+fn compare<G: AutodiffBackend>(
+    ops: &[Op],
+    label: &str,
+    backend: &str,
+    device: &G::Device,
+) -> Vec<String> {
     let mut failures = Vec::new();
     for &op in ops {
         let a = gradients::<Cpu>(op, &FlexDevice);
-        let b = gradients::<G>(op, &WgpuDevice::DefaultDevice);
+        let b = gradients::<G>(op, device);
         assert_eq!(a.len(), b.len());
         for (i, (a, b)) in a.iter().zip(&b).enumerate() {
             let (ratio, at) = worst(a, b);
             println!(
-                "{label}, {op:?} input {i}: {} values, worst [{at}] flex {:.6e} wgpu {:.6e} \
+                "{label}, {op:?} input {i}: {} values, worst [{at}] flex {:.6e} {backend} {:.6e} \
                  ({:.1}% of the tolerance)",
                 a.len(),
                 a[at],
@@ -273,7 +280,7 @@ fn compare<G: AutodiffBackend<Device = WgpuDevice>>(ops: &[Op], label: &str) -> 
             );
             if ratio.is_nan() || ratio > 1.0 {
                 failures.push(format!(
-                    "{op:?} input {i}: flex {} vs wgpu {}",
+                    "{op:?} input {i}: flex {} vs {backend} {}",
                     a[at], b[at]
                 ));
             }
@@ -284,17 +291,51 @@ fn compare<G: AutodiffBackend<Device = WgpuDevice>>(ops: &[Op], label: &str) -> 
 
 #[test]
 fn op_gradients_match_flex() {
-    let failures = compare::<Gpu>(&OPS, "wgpu");
+    on_gpu!(op_gradients)
+}
+
+fn op_gradients<G: AutodiffBackend>(gpu: &G::Device) {
+    let name = parity_backend::name();
+    let failures = compare::<G>(&OPS, name, name, gpu);
     assert!(failures.is_empty(), "gradients differ: {failures:#?}");
 }
+
+/// The blocks the fused-backend reports compare: plain attention, and the one-query attention
+/// that fusion got wrong on wgpu.
+const FUSED_OPS: [Op; 3] = [Op::Mab, Op::MabOneQuery, Op::Pma];
 
 /// Why metanas dispatches to unfused wgpu. Measured on Mesa lavapipe: `Mab` agrees, while
 /// `MabOneQuery` and `Pma` differ by up to ~2 (flex -3.0e-2, fused 2.2e0), signs flipped.
 /// Printed, not asserted: the fused backend is not what metanas runs, and what fusion does
 /// depends on the device.
+#[cfg(feature = "wgpu")]
 #[test]
 #[ignore = "a report on Burn's fused wgpu backend; run with --include-ignored"]
 fn fused_wgpu_report() {
-    let failures = compare::<GpuFused>(&[Op::Mab, Op::MabOneQuery, Op::Pma], "fused wgpu");
+    use burn::backend::wgpu::WgpuDevice;
+    // Burn's default wgpu backend, with kernel fusion.
+    type GpuFused = Autodiff<burn::backend::Wgpu>;
+    let device = WgpuDevice::DefaultDevice;
+    let failures = compare::<GpuFused>(&FUSED_OPS, "fused wgpu", "wgpu", &device);
     println!("fused wgpu: {} inputs out of tolerance", failures.len());
+}
+
+/// The same report on Burn's fused CUDA backend (`burn::backend::Cuda`, which fuses kernels
+/// with Burn's default features) on device 0: does the wgpu fusion bug exist there? Printed,
+/// not asserted, like the wgpu report. Without an NVIDIA driver or NVRTC it fails with the
+/// device module's message instead of a panic inside Burn.
+#[cfg(feature = "cuda")]
+#[test]
+#[ignore = "a report on Burn's fused CUDA backend; run with --include-ignored on an NVIDIA GPU"]
+fn fused_cuda_report() {
+    use burn::backend::cuda::CudaDevice;
+    use metanas::device::DeviceSpec;
+    type CudaFused = Autodiff<burn::backend::Cuda>;
+    if let Err(e) = DeviceSpec::Cuda(None).check() {
+        panic!("fused CUDA report: {e}");
+    }
+    let device = CudaDevice::new(0);
+    println!("fused cuda: backend {}", CudaFused::name(&device));
+    let failures = compare::<CudaFused>(&FUSED_OPS, "fused cuda", "cuda", &device);
+    println!("fused cuda: {} inputs out of tolerance", failures.len());
 }
