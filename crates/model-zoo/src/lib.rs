@@ -43,7 +43,8 @@ pub use error::TrainError;
 pub use protocol::{Protocol, ProtocolError, Recipe};
 pub use result::{EpochMetrics, RunResult, RunStatus};
 pub use train::{
-    test_network, train, train_observed, train_with_network, train_with_weights, TrainEvent,
+    fine_tune, test_network, train, train_observed, train_with_network, train_with_weights,
+    FineTuned, TrainEvent,
 };
 #[cfg(feature = "flex")]
 pub use train::{train_cpu, train_cpu_with_weights, CpuBackend};

@@ -18,7 +18,7 @@ use search_space::{cost, Nb201Arch, Nb201Network, Nb201NetworkConfig};
 
 use crate::data::{check_split, shuffle, DeviceImages};
 use crate::error::TrainError;
-use crate::protocol::{Protocol, Recipe};
+use crate::protocol::{Protocol, ProtocolError, Recipe};
 use crate::result::{EpochMetrics, RunResult, RunStatus};
 
 /// A network the protocol trainer can train: built from a configuration and a seed, it maps
@@ -144,8 +144,9 @@ where
     let model = M::build(config, seed, device);
     let train_set = DeviceImages::<B::InnerBackend>::upload(&task.train, device);
     let test_set = DeviceImages::<B::InnerBackend>::upload(&task.test, device);
-    let (epochs, status, model) =
-        run_epochs(model, &train_set, &test_set, recipe, seed, device, observer);
+    let (epochs, status, model) = run_epochs(
+        model, &train_set, &test_set, recipe, seed, None, device, observer,
+    );
     Trained {
         epochs,
         status,
@@ -245,6 +246,73 @@ pub fn test_network<B: Backend>(
     ))
 }
 
+/// What [`fine_tune`] returns.
+#[derive(Debug)]
+pub struct FineTuned<B: Backend> {
+    /// The finished epochs' metrics (the last one tested).
+    pub epochs: Vec<EpochMetrics>,
+    /// How the run ended.
+    pub status: RunStatus,
+    /// Test accuracy after the last step (`None` if the run diverged).
+    pub test_accuracy: Option<f64>,
+    /// Test loss after the last step.
+    pub test_loss: Option<f64>,
+    /// The tested inference network (`None` if the run diverged).
+    pub network: Option<Nb201Network<B>>,
+}
+
+/// Fine-tunes `network` — trained weights whose classifier already has `task`'s classes, e.g. a
+/// zoo network with a fresh classifier — on `task` for exactly `steps` optimiser steps of
+/// `recipe` (its batch size, SGD with Nesterov momentum and weight decay, the cosine schedule
+/// spread over the `steps`; `recipe.epochs` and `min_steps` are not used), then tests it after
+/// batch-norm recalibration if the recipe asks: [`train`]'s loop, started from given weights
+/// instead of a seed's (`seed` orders the batches). A task the network cannot take (channels,
+/// resolution, classes) is [`TrainError::NetworkMismatch`].
+pub fn fine_tune<B: AutodiffBackend>(
+    network: Nb201Network<B>,
+    task: &Task,
+    recipe: &Recipe,
+    steps: usize,
+    seed: u64,
+    device: &B::Device,
+) -> Result<FineTuned<B::InnerBackend>, TrainError> {
+    recipe.validate()?;
+    if steps == 0 {
+        return Err(ProtocolError::ZeroEpochs.into());
+    }
+    let (way, channels) = check_task(task, network.resolution)?;
+    let classes = network.classifier.weight.dims()[1];
+    if channels != network.input_channels || way != classes {
+        return Err(TrainError::NetworkMismatch {
+            network: (network.input_channels, network.resolution, classes),
+            task: (channels, network.resolution, way),
+        });
+    }
+    let train_set = DeviceImages::<B::InnerBackend>::upload(&task.train, device);
+    let test_set = DeviceImages::<B::InnerBackend>::upload(&task.test, device);
+    let (epochs, status, model) = run_epochs(
+        network,
+        &train_set,
+        &test_set,
+        recipe,
+        seed,
+        Some(steps),
+        device,
+        &mut ignore,
+    );
+    let (test_accuracy, test_loss) = match (status, epochs.last()) {
+        (RunStatus::Ok, Some(last)) => (last.test_accuracy, last.test_loss),
+        _ => (None, None),
+    };
+    Ok(FineTuned {
+        epochs,
+        status,
+        test_accuracy,
+        test_loss,
+        network: model,
+    })
+}
+
 /// A tested network's weights as a Burn record (full precision, `BinBytesRecorder`).
 pub(crate) fn weight_bytes<B: Backend, M: Module<B>>(model: M) -> Result<Vec<u8>, TrainError> {
     BinBytesRecorder::<FullPrecisionSettings>::default()
@@ -328,15 +396,17 @@ pub(crate) fn cosine_lr(lr: f64, step: usize, total: usize) -> f64 {
     0.5 * lr * (1.0 + (PI * step as f64 / total as f64).cos())
 }
 
-/// Trains for the protocol's epochs; returns the finished epochs' metrics, the status, and the
-/// last tested inference model (`None` if the run diverged).
-#[allow(clippy::type_complexity)]
+/// Trains for the protocol's epochs (or, with `max_steps`, for exactly that many optimiser
+/// steps, the cosine schedule spread over them); returns the finished epochs' metrics, the
+/// status, and the last tested inference model (`None` if the run diverged).
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn run_epochs<B, M>(
     mut model: M,
     train_set: &DeviceImages<B::InnerBackend>,
     test_set: &DeviceImages<B::InnerBackend>,
     protocol: &Recipe,
     seed: u64,
+    max_steps: Option<usize>,
     device: &B::Device,
     observer: &mut dyn FnMut(TrainEvent<'_>),
 ) -> (Vec<EpochMetrics>, RunStatus, Option<M::InnerModule>)
@@ -362,8 +432,13 @@ where
     let n = train_set.len();
     let batch_size = protocol.batch_size;
     let steps_per_epoch = protocol.steps_per_epoch(n);
-    let num_epochs = protocol.epochs_for(n);
-    let total_steps = steps_per_epoch * num_epochs;
+    let (num_epochs, total_steps) = match max_steps {
+        None => {
+            let epochs = protocol.epochs_for(n);
+            (epochs, steps_per_epoch * epochs)
+        }
+        Some(steps) => (steps.div_ceil(steps_per_epoch.max(1)), steps),
+    };
     observer(TrainEvent::Start {
         total_steps,
         epochs: num_epochs,
@@ -378,6 +453,9 @@ where
         shuffle(&mut order, &mut rng);
         let (mut loss_sum, mut correct, mut seen) = (0.0, 0usize, 0usize);
         for batch in order.chunks(batch_size).take(steps_per_epoch) {
+            if step == total_steps {
+                break;
+            }
             let (images, labels) = train_set.select(batch);
             let logits = model.logits(Tensor::from_inner(images));
             let loss = loss_fn.forward(logits.clone(), Tensor::from_inner(labels.clone()));
