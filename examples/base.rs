@@ -6,6 +6,8 @@
 //! cargo run --release --example base -- meta-train --out target/base --tasks 60 --iterations 800
 //! # adapt to every meta-test set of the database, 50 steps, against the from-scratch search
 //! cargo run --release --example base -- adapt --bundle target/base --steps 50
+//! # the same with a faster cell distribution at adaptation only
+//! cargo run --release --example base -- adapt --bundle target/base --steps 50 --arch-lr 0.03
 //! ```
 //!
 //! Tasks are the v2 database's (`crates/model-zoo/data/v2/runs.jsonl`), taken round-robin over
@@ -86,6 +88,9 @@ enum Command {
         /// Adaptation seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Adam learning rate of the cell distribution at adaptation (default: the bundle's).
+        #[arg(long)]
+        arch_lr: Option<f64>,
     },
 }
 
@@ -135,6 +140,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
             bundle,
             steps,
             seed,
+            arch_lr,
         } => dispatch(
             &device,
             Adapt {
@@ -142,6 +148,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
                 bundle: &bundle,
                 steps,
                 seed,
+                arch_lr,
             },
         )?,
     }
@@ -231,6 +238,7 @@ struct Adapt<'a> {
     bundle: &'a Path,
     steps: usize,
     seed: u64,
+    arch_lr: Option<f64>,
 }
 
 impl WithBackend for Adapt<'_> {
@@ -251,7 +259,8 @@ impl WithBackend for Adapt<'_> {
                 best.map_or("–".into(), |b| format!("{:.2}%", 100.0 * b))
             );
             for (name, base) in [("BASE", &meta), ("from scratch", &scratch)] {
-                let a = base.adapt(&task, self.steps, self.seed)?;
+                let lr = self.arch_lr.unwrap_or(base.config().arch_lr);
+                let a = base.adapt_with(&task, self.steps, self.seed, lr)?;
                 let known = means
                     .and_then(|m| m.get(&a.cell))
                     .map_or("not in the panel".to_string(), |acc| {

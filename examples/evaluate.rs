@@ -22,8 +22,9 @@ use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
 use datasets::DataPaths;
 use meta_predictor::proxies::Proxy;
+use metanas::base::Base;
 use metanas::device::{dispatch, DeviceSpec, WithBackend};
-use metanas::evaluate::{evaluate, EvaluateOptions, Evaluation, Inputs, MetaD2AInput};
+use metanas::evaluate::{evaluate, BaseInput, EvaluateOptions, Evaluation, Inputs, MetaD2AInput};
 use metanas::MetaD2A;
 use model_zoo::analysis::parse_panel;
 use model_zoo::database::RunRecord;
@@ -87,6 +88,18 @@ struct Args {
     /// Backend and device: cpu, wgpu, wgpu:N, cuda or cuda:N (default: $METANAS_DEVICE, else cpu).
     #[arg(long)]
     device: Option<DeviceSpec>,
+    /// A BASE bundle: adds BASE (adapted, argmax cell) and the same supernet from scratch.
+    #[arg(long)]
+    base_bundle: Option<PathBuf>,
+    /// BASE's (and the from-scratch search's) adaptation steps.
+    #[arg(long, default_value_t = 50)]
+    base_steps: usize,
+    /// BASE's adaptation seeds (comma-separated; one pick each, regret averaged).
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    base_seeds: Vec<u64>,
+    /// Adam learning rate of the cell distribution at adaptation (default: the bundle's).
+    #[arg(long)]
+    base_arch_lr: Option<f64>,
 }
 
 /// Errors are printed for people (their `Display`, which names the fix), with a non-zero exit.
@@ -124,11 +137,21 @@ impl WithBackend for Job<'_> {
             (Some(model), Some(extractor)) => Some(MetaD2AInput { model, extractor }),
             _ => None,
         };
+        let base_model = match &args.base_bundle {
+            Some(dir) => Some(Base::<B>::load(dir, &device)?),
+            None => None,
+        };
         let inputs = Inputs {
             records: self.records,
             panel: self.panel,
             data: &data,
             metad2a,
+            base: base_model.as_ref().map(|model| BaseInput {
+                model,
+                steps: args.base_steps,
+                seeds: args.base_seeds.clone(),
+                arch_lr: args.base_arch_lr,
+            }),
             store: Some(&args.eval_store),
         };
         let options = EvaluateOptions {
@@ -173,7 +196,7 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
         "# Evaluation on the meta-test sets\n\nProduced by `cargo run --release --example evaluate \
          -- {}` on the store `{}` ({} records), panel from `{}`, bundle `{}`{}; picks outside the \
          panel trained over {} seeds with the set's protocol ({} for the cells of the top-k \
-         oracle; kept in `{}`, {} trained by this run). Accuracies are test accuracies (%) under the database's protocol.\n\n{evaluation}",
+         oracle; kept in `{}`, {} trained by this run){}. Accuracies are test accuracies (%) under the database's protocol.\n\n{evaluation}",
         command.join(" "),
         args.store.display(),
         records.len(),
@@ -188,6 +211,15 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
         args.oracle_seeds,
         args.eval_store.display(),
         evaluation.trained_runs,
+        args.base_bundle.as_ref().map_or(String::new(), |b| format!(
+            "; BASE bundle `{}` and the same supernet from scratch adapted for {} steps with \
+             seed(s) {:?}, architecture learning rate {}",
+            b.display(),
+            args.base_steps,
+            args.base_seeds,
+            args.base_arch_lr
+                .map_or("the bundle's".to_string(), |lr| lr.to_string())
+        )),
     );
     write(&args.out.join("evaluation.md"), md.as_bytes())?;
     write(

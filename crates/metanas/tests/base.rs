@@ -1,9 +1,15 @@
 //! BASE end to end on synthetic 8×8 RGB tasks: meta-training runs, resumes exactly from a saved
-//! bundle, adaptation learns a task, and bad input is a typed error.
+//! bundle, adaptation learns a task, bad input is a typed error, and the evaluation harness
+//! adds BASE and the from-scratch search beside the other methods.
 
 use burn::backend::{Autodiff, Flex};
-use datasets::{Images, SourceSpec, Task, TaskSpec};
-use metanas::base::{Base, BaseConfig, BaseError};
+use datasets::{DataPaths, Images, SourceSpec, Task, TaskSpec};
+use metanas::base::{locate_base_bundle, Base, BaseConfig, BaseError};
+use metanas::evaluate::{evaluate, BaseInput, EvaluateError, EvaluateOptions, Inputs};
+use model_zoo::database::RunRecord;
+use model_zoo::plan::Role;
+use model_zoo::{Protocol, RunResult, RunStatus};
+use search_space::{Cost, Nb201Arch};
 
 type B = Autodiff<Flex>;
 
@@ -175,4 +181,150 @@ fn bad_input_is_a_typed_error() {
         Base::<B>::load(&missing, &device),
         Err(BaseError::Bundle { .. })
     ));
+}
+
+/// A meta-test set of the digit glyphs (3 classes, 8 px) whose three panel cells were
+/// "measured" at 2 seeds, and the tiny protocol picks outside the panel are trained with.
+fn digits_set() -> (Vec<RunRecord>, Vec<Nb201Arch>) {
+    // 22 training images per class: the harness draws a 64-image proxy minibatch.
+    let spec = TaskSpec::new(SourceSpec::Digits, vec![0, 1, 2], 22, 10, 8, 7);
+    let protocol = Protocol {
+        channels: 4,
+        resolution: 8,
+        train_per_class: 22,
+        test_per_class: 10,
+        epochs: 1,
+        batch_size: 8,
+        eval_batch_size: 32,
+        ..Protocol::mini()
+    };
+    let panel: Vec<Nb201Arch> = [
+        "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+        "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
+        "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+    ]
+    .iter()
+    .map(|s| s.parse().unwrap())
+    .collect();
+    let mut records = Vec::new();
+    for (i, arch) in panel.iter().enumerate() {
+        for seed in 0..2 {
+            let acc = 0.9 - 0.25 * i as f64 + 0.01 * seed as f64;
+            records.push(RunRecord {
+                group: "test/digits".into(),
+                role: Role::MetaTest,
+                task: spec.clone(),
+                arch: *arch,
+                seed,
+                protocol: protocol.clone(),
+                result: RunResult {
+                    arch: *arch,
+                    seed,
+                    epochs: Vec::new(),
+                    test_accuracy: Some(acc),
+                    test_loss: Some(1.0 - acc),
+                    wall_seconds: 1.0,
+                    cost: Cost {
+                        params: 0.001,
+                        flops: 1.0,
+                    },
+                    param_count: 1000,
+                    status: RunStatus::Ok,
+                },
+                weights: None,
+                error: None,
+            });
+        }
+    }
+    (records, panel)
+}
+
+#[test]
+fn the_harness_adds_base_and_the_from_scratch_search_with_trained_picks() {
+    let device = Default::default();
+    let (records, panel) = digits_set();
+    let data = DataPaths::from_env();
+    let options = EvaluateOptions {
+        bootstrap: 20,
+        train_seeds: 1,
+        proxies: vec![],
+        all_cells_proxies: vec![],
+        oracle_top: 0,
+        ..EvaluateOptions::default()
+    };
+    let config = BaseConfig {
+        batch_size: 8,
+        ..tiny(0)
+    };
+    // An un-meta-trained model is the from-scratch supernet: both methods must agree exactly.
+    let model = Base::<B>::new(config.clone(), &device).unwrap();
+    let inputs = |seeds: Vec<u64>, arch_lr| Inputs::<'_, Flex, B> {
+        records: &records,
+        panel: &panel,
+        data: &data,
+        metad2a: None,
+        base: Some(BaseInput {
+            model: &model,
+            steps: 3,
+            seeds,
+            arch_lr,
+        }),
+        store: None,
+    };
+    let evaluation =
+        evaluate::<B, Flex>(&inputs(vec![0, 1], None), &options, &device, &mut |_| {}).unwrap();
+    let set = &evaluation.sets[0];
+    let find = |name: &str| {
+        set.methods
+            .iter()
+            .find(|m| m.method == name)
+            .unwrap_or_else(|| panic!("{name} missing from {:?}", set.methods))
+    };
+    let base = find("BASE (adapted, argmax cell)");
+    let scratch = find("supernet from scratch (same steps)");
+    assert_eq!(base.pool, "adapted supernet (3 steps, 2 seeds)");
+    for m in [base, scratch] {
+        assert!(m.regret.arch.is_some());
+        assert!(m.regret.regret_pp.is_finite() && m.regret.se_pp.is_finite());
+        assert!(m.seconds > 0.0, "adaptation time is the method's compute");
+        assert!(m.regret.runs >= 1);
+    }
+    assert_eq!(base.regret.arch, scratch.regret.arch);
+    assert_eq!(base.regret.regret_pp, scratch.regret.regret_pp);
+    // Picks outside the three-cell panel were trained with the set's protocol.
+    assert_eq!(
+        evaluation.trained_runs > 0,
+        !base.regret.in_panel || !scratch.regret.in_panel
+    );
+    assert!(evaluation
+        .summary
+        .iter()
+        .any(|s| s.label.starts_with("BASE (adapted, argmax cell)")));
+
+    // No seed, or an unusable learning rate: typed errors, nothing run.
+    let e = evaluate::<B, Flex>(&inputs(vec![], None), &options, &device, &mut |_| {}).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            EvaluateError::Option {
+                option: "base.seeds",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = evaluate::<B, Flex>(&inputs(vec![0], Some(-1.0)), &options, &device, &mut |_| {})
+        .unwrap_err();
+    assert!(e.to_string().contains("arch_lr"), "{e}");
+}
+
+#[test]
+fn the_shipped_bundle_is_found_and_loads() {
+    let dir = locate_base_bundle().expect("crates/metanas/bundle-base is in the repository");
+    let base = Base::<B>::load(&dir, &Default::default()).unwrap();
+    assert!(
+        !base.history().is_empty(),
+        "the shipped bundle is meta-trained"
+    );
+    assert_eq!(base.history().len(), base.config().meta_iterations);
 }

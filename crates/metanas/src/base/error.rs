@@ -46,6 +46,20 @@ pub enum BaseError {
         /// The loss.
         loss: f64,
     },
+    /// No BASE bundle was found where [`locate_base_bundle`](super::locate_base_bundle) looks.
+    #[error(
+        "no BASE bundle found: set $METANAS_BASE_BUNDLE to a bundle directory, run inside a \
+         checkout of the repository (crates/metanas/bundle-base, searched from {} upwards), or \
+         put bundle-base/ next to {}",
+        cwd.display(),
+        exe.display()
+    )]
+    NotFound {
+        /// The directory searched from.
+        cwd: PathBuf,
+        /// The running executable.
+        exe: PathBuf,
+    },
     /// A bundle or checkpoint could not be written or read.
     #[error("BASE bundle {}: {message}", path.display())]
     Bundle {

@@ -30,9 +30,11 @@
 //! the from-scratch baseline (GDAS-style search on the task alone).
 
 mod error;
+mod locate;
 mod reptile;
 
 pub use error::BaseError;
+pub use locate::{locate_base_bundle, BASE_BUNDLE_ENV, REPO_BASE_BUNDLE};
 
 use std::path::Path;
 use std::time::Instant;
@@ -269,6 +271,20 @@ impl<B: AutodiffBackend> Base<B> {
         })
     }
 
+    /// The shipped bundle, found at run time ([`locate_base_bundle`]), loaded on `device`.
+    ///
+    /// ```no_run
+    /// use burn::backend::{Autodiff, Flex};
+    /// use metanas::base::Base;
+    ///
+    /// let base = Base::<Autodiff<Flex>>::pretrained(&Default::default())?;
+    /// assert!(!base.history().is_empty());
+    /// # Ok::<(), metanas::base::BaseError>(())
+    /// ```
+    pub fn pretrained(device: &B::Device) -> Result<Self, BaseError> {
+        Self::load(&locate_base_bundle()?, device)
+    }
+
     /// The configuration.
     pub fn config(&self) -> &BaseConfig {
         &self.config
@@ -345,7 +361,25 @@ impl<B: AutodiffBackend> Base<B> {
     /// Adapts the supernet and the cell distribution to `task` with `steps` inner steps (the
     /// meta-training inner loop, seeded by `seed`), and reads off the most probable cells.
     pub fn adapt(&self, task: &Task, steps: usize, seed: u64) -> Result<Adaptation, BaseError> {
+        self.adapt_with(task, steps, seed, self.config.arch_lr)
+    }
+
+    /// [`adapt`](Self::adapt) with the cell distribution's Adam learning rate at adaptation set
+    /// to `arch_lr` instead of the meta-training one (a larger one moves the meta-learned prior
+    /// further in the same steps; docs/base.md measures whether that changes the answer).
+    pub fn adapt_with(
+        &self,
+        task: &Task,
+        steps: usize,
+        seed: u64,
+        arch_lr: f64,
+    ) -> Result<Adaptation, BaseError> {
         let start = Instant::now();
+        let config = BaseConfig {
+            arch_lr,
+            ..self.config.clone()
+        };
+        config.validate()?;
         self.check_task(task, "new")?;
         let mut rng = ChaCha8Rng::seed_from_u64(mix(seed, 0xADA9));
         let (supernet, arch, losses) = inner_loop(
@@ -355,7 +389,7 @@ impl<B: AutodiffBackend> Base<B> {
             },
             task,
             steps,
-            &self.config,
+            &config,
             &mut rng,
             "adaptation",
         )?;

@@ -77,6 +77,14 @@ pub enum EvaluateError {
         /// The cause.
         source: Box<model_zoo::TrainError>,
     },
+    /// BASE could not adapt (or its adaptation settings are invalid).
+    #[error("BASE on {group}: {source}")]
+    Base {
+        /// The group.
+        group: String,
+        /// The cause.
+        source: Box<crate::base::BaseError>,
+    },
     /// MetaD2A failed (feature extraction, prediction or search).
     #[error("MetaD2A on {group}: {source}")]
     MetaD2A {

@@ -14,9 +14,11 @@
 //!
 //! Methods: MetaD2A (its predictor over the panel; its generated top-1; its exhaustive top-1 over
 //! all 15,625 cells; best of its top 5 and of its top 30 by *measured* accuracy, which are
-//! oracles and labelled so), each zero-cost proxy (over the panel, over MetaD2A's candidate pool,
-//! and the cheap ones over every isomorphism class), the global best of the meta-training tasks,
-//! and a random panel cell (its expected regret). A method's regret averaged over the sets comes
+//! oracles and labelled so), BASE (its meta-trained supernet adapted to the set, the argmax
+//! cell) beside the same supernet searched from scratch for the same steps, each zero-cost
+//! proxy (over the panel, over MetaD2A's candidate pool, and the cheap ones over every
+//! isomorphism class), the global best of the meta-training tasks, and a random panel cell (its
+//! expected regret). A method's regret averaged over the sets comes
 //! with √(Σ SE²)/n.
 
 mod budget;
@@ -29,7 +31,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use datasets::{DataPaths, FeatureExtractor, Task};
+use datasets::{DataPaths, FeatureExtractor, Task, TaskSpec};
 use meta_predictor::proxies::{score_arch, Proxy, ProxyConfig};
 use meta_predictor::{RankCombination, TaskScores};
 use model_zoo::database::{runs_header, RunKey, RunRecord};
@@ -48,6 +50,7 @@ pub use truth::{
     Measured, MeasuredCell, PickRule, RankAgreement, RegretEstimate, SetTruth, TruthCell,
 };
 
+use crate::base::Base;
 use crate::metad2a::{MetaD2A, SearchOptions};
 
 /// Settings of [`evaluate`].
@@ -151,8 +154,23 @@ pub struct MetaD2AInput<'a, M: Backend> {
     pub extractor: &'a dyn FeatureExtractor,
 }
 
+/// BASE and how it adapts to each set. The from-scratch baseline is the same supernet
+/// configuration with fresh weights and the uniform distribution ([`Base::new`]), adapted with
+/// the same steps, seeds and learning rates.
+pub struct BaseInput<'a, B: AutodiffBackend> {
+    /// The meta-trained model.
+    pub model: &'a Base<B>,
+    /// Adaptation steps (BASE's and the from-scratch search's).
+    pub steps: usize,
+    /// Adaptation seeds: one pick per seed, each trained with the set's protocol; with several,
+    /// the method's regret is the mean over them ([`PickRule::Average`]).
+    pub seeds: Vec<u64>,
+    /// Adam learning rate of the cell distribution at adaptation; `None` keeps the bundle's.
+    pub arch_lr: Option<f64>,
+}
+
 /// What an evaluation reads.
-pub struct Inputs<'a, M: Backend> {
+pub struct Inputs<'a, M: Backend, B: AutodiffBackend> {
     /// The database: meta-test runs are the ground truth, meta-training runs give the global
     /// best.
     pub records: &'a [RunRecord],
@@ -162,6 +180,8 @@ pub struct Inputs<'a, M: Backend> {
     pub data: &'a DataPaths,
     /// MetaD2A, if it is to be evaluated.
     pub metad2a: Option<MetaD2AInput<'a, M>>,
+    /// BASE (and the from-scratch search beside it), if they are to be evaluated.
+    pub base: Option<BaseInput<'a, B>>,
     /// Store of the runs trained for picks outside the panel (resumable: runs already there are
     /// reused). `None` keeps them in memory only.
     pub store: Option<&'a Path>,
@@ -171,12 +191,37 @@ pub struct Inputs<'a, M: Backend> {
 /// outside the panel and computes the proxies, `M` runs MetaD2A. `log` receives one line per
 /// step.
 pub fn evaluate<B: AutodiffBackend, M: Backend>(
-    inputs: &Inputs<'_, M>,
+    inputs: &Inputs<'_, M, B>,
     options: &EvaluateOptions,
     device: &B::Device,
     log: &mut dyn FnMut(&str),
 ) -> Result<Evaluation, EvaluateError> {
     options.check()?;
+    let scratch = match &inputs.base {
+        Some(b) => {
+            if b.seeds.is_empty() {
+                return Err(EvaluateError::Option {
+                    option: "base.seeds",
+                    why: "BASE needs at least one adaptation seed".into(),
+                });
+            }
+            let config = b.model.config().clone();
+            let base_err = |source| EvaluateError::Base {
+                group: "(all sets)".into(),
+                source: Box::new(source),
+            };
+            if let Some(lr) = b.arch_lr {
+                crate::base::BaseConfig {
+                    arch_lr: lr,
+                    ..config.clone()
+                }
+                .validate()
+                .map_err(base_err)?;
+            }
+            Some(Base::<B>::new(config, device).map_err(base_err)?)
+        }
+        None => None,
+    };
     let truths = SetTruth::from_records(inputs.records, inputs.panel)?;
     let mut measurer = Measurer::<B>::open(inputs.store, device)?;
     let train_scores = train_scores(inputs.records);
@@ -481,6 +526,68 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
                     None,
                     generated.seconds + pool_scores.iter().map(|p| p.1).sum::<f64>(),
                     seed(16),
+                )?;
+            }
+        }
+        // BASE adapted to the set, and the same supernet searched from scratch.
+        if let (Some(b), Some(scratch)) = (&inputs.base, &scratch) {
+            let config = b.model.config();
+            let spec = TaskSpec {
+                resolution: config.resolution,
+                ..truth.task.clone()
+            }
+            .with_channels(3);
+            let base_task =
+                Task::build(&spec, inputs.data).map_err(|source| EvaluateError::Task {
+                    group: group.clone(),
+                    source: Box::new(source),
+                })?;
+            let arch_lr = b.arch_lr.unwrap_or(config.arch_lr);
+            let pool = format!(
+                "adapted supernet ({} steps, {} seed{})",
+                b.steps,
+                b.seeds.len(),
+                if b.seeds.len() == 1 { "" } else { "s" }
+            );
+            for (k, (name, model)) in [
+                ("BASE (adapted, argmax cell)", b.model),
+                ("supernet from scratch (same steps)", scratch),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                log(&format!("{group}: {name}, {} steps", b.steps));
+                let mut picks = Vec::with_capacity(b.seeds.len());
+                let mut seconds = 0.0;
+                for &s in &b.seeds {
+                    let a =
+                        model
+                            .adapt_with(&base_task, b.steps, s, arch_lr)
+                            .map_err(|source| EvaluateError::Base {
+                                group: group.clone(),
+                                source: Box::new(source),
+                            })?;
+                    log(&format!(
+                        "{group}: {name}, seed {s}: {} (p {:.4}, {:.1} s)",
+                        a.cell, a.top[0].1, a.seconds
+                    ));
+                    seconds += a.seconds;
+                    picks.push(a.cell);
+                }
+                let rule = if picks.len() == 1 {
+                    PickRule::First
+                } else {
+                    PickRule::Average
+                };
+                ctx.add(
+                    name,
+                    false,
+                    pool.clone(),
+                    &picks,
+                    rule,
+                    None,
+                    seconds,
+                    seed(17 + k as u64),
                 )?;
             }
         }

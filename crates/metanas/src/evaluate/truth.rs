@@ -202,6 +202,7 @@ impl SetTruth {
                     .copied()
                     .fold(f64::NEG_INFINITY, f64::max),
                 PickRule::Expected => mean(cell_means),
+                PickRule::Average => mean(candidate_means),
             }
         };
         let point_candidates: Vec<f64> = pick
@@ -210,7 +211,7 @@ impl SetTruth {
             .map(|c| c.panel.map_or_else(|| mean(&c.runs), |i| means[i]))
             .collect();
         let chosen = match pick.rule {
-            PickRule::First | PickRule::Expected => 0,
+            PickRule::First | PickRule::Expected | PickRule::Average => 0,
             PickRule::BestMeasured => (0..point_candidates.len()).fold(0, |b, i| {
                 if point_candidates[i] > point_candidates[b] {
                     i
@@ -241,10 +242,10 @@ impl SetTruth {
         RegretEstimate {
             regret_pp: point,
             se_pp: variance(&replicates).sqrt(),
-            accuracy_pct: if pick.rule == PickRule::Expected {
-                mean(&means)
-            } else {
-                point_candidates[chosen]
+            accuracy_pct: match pick.rule {
+                PickRule::Expected => mean(&means),
+                PickRule::Average => mean(&point_candidates),
+                PickRule::First | PickRule::BestMeasured => point_candidates[chosen],
             },
             arch: candidate.map(|c| c.arch.to_string()),
             runs: candidate.map_or(0, |c| c.runs.len()),
@@ -314,6 +315,9 @@ pub enum PickRule {
     BestMeasured,
     /// The expected value of a uniformly random panel cell (no candidates).
     Expected,
+    /// The mean over the candidates: each is the pick of one run of a randomised method (e.g.
+    /// one adaptation seed), so the value is the method's expected pick.
+    Average,
 }
 
 /// One candidate of a pick with its measured runs.
@@ -450,6 +454,30 @@ mod tests {
         );
         assert!((expected.regret_pp - 10.0).abs() < 1e-12);
         assert!((expected.accuracy_pct - 80.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn average_is_the_mean_of_the_candidates_not_the_best() {
+        let t = set(&[&[90.0, 90.0], &[80.0, 80.0], &[70.0, 70.0]]);
+        let pick = Measured {
+            candidates: vec![
+                MeasuredCell {
+                    arch: t.cells[0].arch,
+                    panel: Some(0),
+                    runs: vec![90.0, 90.0],
+                },
+                MeasuredCell {
+                    arch: panel_arch(9),
+                    panel: None,
+                    runs: vec![76.0, 76.0],
+                },
+            ],
+            rule: PickRule::Average,
+        };
+        let r = t.regret(&pick, 50, 0);
+        assert!((r.regret_pp - 7.0).abs() < 1e-12, "{}", r.regret_pp);
+        assert!((r.accuracy_pct - 83.0).abs() < 1e-12);
+        assert_eq!(r.se_pp, 0.0, "no seed noise, no error");
     }
 
     #[test]
