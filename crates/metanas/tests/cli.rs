@@ -300,3 +300,77 @@ fn a_small_unbalanced_image_folder_names_the_flag_and_warns() {
         &["`ants` has 3 images", "--train-per-class", "unbalanced"],
     );
 }
+
+/// Runs `metanas adapt args` from the repository root with `$METANAS_BASE_BUNDLE` set to
+/// `bundle_env` (or unset).
+fn metanas_adapt(args: &[&str], bundle_env: Option<&Path>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_metanas"));
+    cmd.arg("adapt")
+        .args(args)
+        .current_dir(root())
+        .env_remove("METANAS_BASE_BUNDLE")
+        .env_remove("METANAS_DEVICE");
+    if let Some(dir) = bundle_env {
+        cmd.env("METANAS_BASE_BUNDLE", dir);
+    }
+    cmd.output().expect("the metanas binary runs")
+}
+
+#[test]
+fn adapt_answers_the_shipped_base_bundles_most_probable_cells() {
+    let dir = scratch("adapt");
+    let json = dir.join("adapt.json");
+    let out = metanas_adapt(
+        &[
+            "--source",
+            "digits",
+            "--way",
+            "3",
+            "--train-per-class",
+            "20",
+            "--test-per-class",
+            "5",
+            "--steps",
+            "3",
+            "--top-k",
+            "2",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("bundle-base"), "{stdout}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let top = v["top"].as_array().unwrap();
+    assert_eq!(top.len(), 2);
+    assert_eq!(top[0]["arch"], v["cell"]);
+    assert!(top[0]["probability"].as_f64() >= top[1]["probability"].as_f64());
+    assert_eq!(v["losses"].as_array().unwrap().len(), 3);
+    for row in v["edge_probabilities"].as_array().unwrap() {
+        let sum: f64 = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_f64().unwrap())
+            .sum();
+        assert!((sum - 1.0).abs() < 1e-6, "{row}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn adapt_errors_name_the_flag_or_the_bundle_variable() {
+    let out = metanas_adapt(&["--source", "digits", "--top-k", "0"], None);
+    fails_naming(&out, &["--top-k 0"]);
+    let empty = scratch("adapt-empty");
+    let out = metanas_adapt(&["--source", "digits", "--steps", "1"], Some(&empty));
+    fails_naming(&out, &["$METANAS_BASE_BUNDLE", "base.json"]);
+    let _ = std::fs::remove_dir_all(&empty);
+}

@@ -10,6 +10,7 @@
 //! metanas proxies --images path/to/folder --proxy synflow,naswot  # zero-cost ranking
 //! metanas meta-train --space mbv3 --database crates/model-zoo/data/mbv3/runs.jsonl --out DIR
 //! metanas search --space mbv3 --bundle DIR --source mnist-sample --max-flops 300
+//! metanas adapt --images path/to/folder --steps 50 --top-k 5   # BASE, adapted in a few steps
 //! ```
 //! `--space nb201|mbv3` (default nb201) picks the search space of `search` and `meta-train`:
 //! NAS-Bench-201 cells or Once-for-All MobileNetV3 networks, whose `--max-params` /
@@ -45,6 +46,10 @@ use model_zoo::{Protocol, RunResult, TrainEvent};
 use search_space::Nb201Arch;
 use set_encoder::CnnExtractor;
 
+// In a folder of its own: a file in src/bin/ would be a binary of its own.
+#[path = "metanas/adapt.rs"]
+mod adapt;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "metanas",
@@ -70,6 +75,9 @@ enum Command {
     /// Rank NAS-Bench-201 cells for a dataset by zero-cost proxies of their untrained networks
     /// (one minibatch, no database, no training; see docs/proxies.md).
     Proxies(ProxiesArgs),
+    /// Adapt BASE's meta-learned supernet and cell distribution to a dataset in a few gradient
+    /// steps and print its most probable cells (see docs/base.md).
+    Adapt(adapt::AdaptArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -1082,6 +1090,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         Command::Search(args) if args.rank_by != RankBy::Predictor => search_by_proxy(&args)?,
         Command::Search(args) => search::<Nb201>(&args, Protocol::mini().resolution)?,
         Command::MetaTrain(args) => meta_train(&args)?,
+        Command::Adapt(args) => adapt::adapt(&args)?,
         Command::Train(args) => {
             let spec = DeviceSpec::resolve(args.device)?;
             let mut protocol = Protocol::mini();
