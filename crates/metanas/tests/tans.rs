@@ -365,3 +365,53 @@ fn fine_tuning_takes_its_steps_and_is_deterministic() {
         Err(TansError::Data(_))
     ));
 }
+
+/// `metanas retrieve` prints networks within the limits, fine-tunes the top one, and names the
+/// smallest network when nothing fits.
+#[cfg(feature = "cli")]
+#[test]
+fn the_cli_retrieves_and_fine_tunes() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_metanas"))
+            .current_dir(root())
+            .args(["retrieve", "--source", "mnist-sample", "--way", "5"])
+            .args(["--train-per-class", "10", "--test-per-class", "10"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "--max-params",
+        "0.03",
+        "--top-k",
+        "3",
+        "--fine-tune-steps",
+        "2",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("fine-tuned") && text.contains("test accuracy"),
+        "{text}"
+    );
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" train/") && !l.starts_with("fine-tuned"))
+        .collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    for row in rows {
+        let params: f64 = row.split_whitespace().nth(4).unwrap().parse().unwrap();
+        assert!(params <= 0.03, "{row}");
+    }
+    let out = run(&["--max-params", "0.000001"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no zoo network meets max_params 0.000001 M"),
+        "{err}"
+    );
+}

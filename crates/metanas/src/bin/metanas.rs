@@ -10,6 +10,7 @@
 //! metanas proxies --images path/to/folder --proxy synflow,naswot  # zero-cost ranking
 //! metanas meta-train --space mbv3 --database crates/model-zoo/data/mbv3/runs.jsonl --out DIR
 //! metanas search --space mbv3 --bundle DIR --source mnist-sample --max-flops 300
+//! metanas retrieve --images path/to/folder --max-params 0.05 --fine-tune-steps 50  # TANS
 //! metanas adapt --images path/to/folder --steps 50 --top-k 5   # BASE, adapted in a few steps
 //! ```
 //! `--space nb201|mbv3` (default nb201) picks the search space of `search` and `meta-train`:
@@ -50,6 +51,9 @@ use set_encoder::CnnExtractor;
 #[path = "metanas/adapt.rs"]
 mod adapt;
 
+#[path = "metanas/retrieve.rs"]
+mod retrieve;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "metanas",
@@ -75,6 +79,9 @@ enum Command {
     /// Rank NAS-Bench-201 cells for a dataset by zero-cost proxies of their untrained networks
     /// (one minibatch, no database, no training; see docs/proxies.md).
     Proxies(ProxiesArgs),
+    /// Retrieve trained networks from the zoo for a dataset with TANS, within --max-params and
+    /// --max-flops, and fine-tune the best (see docs/tans.md).
+    Retrieve(retrieve::RetrieveArgs),
     /// Adapt BASE's meta-learned supernet and cell distribution to a dataset in a few gradient
     /// steps and print its most probable cells (see docs/base.md).
     Adapt(adapt::AdaptArgs),
@@ -1090,6 +1097,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn Error>> {
         Command::Search(args) if args.rank_by != RankBy::Predictor => search_by_proxy(&args)?,
         Command::Search(args) => search::<Nb201>(&args, Protocol::mini().resolution)?,
         Command::MetaTrain(args) => meta_train(&args)?,
+        Command::Retrieve(args) => retrieve::retrieve(&args)?,
         Command::Adapt(args) => adapt::adapt(&args)?,
         Command::Train(args) => {
             let spec = DeviceSpec::resolve(args.device)?;

@@ -488,10 +488,12 @@ impl<B: Backend> Tans<B> {
                     (p.min(e.cost.params), f.min(e.cost.flops))
                 });
             return Err(TansError::NothingWithinConstraints {
-                constraints: format!(
-                    "max_params {:?} M and max_flops {:?} M",
-                    options.max_params, options.max_flops
-                ),
+                constraints: match (options.max_params, options.max_flops) {
+                    (Some(p), Some(f)) => format!("max_params {p} M and max_flops {f} M"),
+                    (Some(p), None) => format!("max_params {p} M"),
+                    (None, Some(f)) => format!("max_flops {f} M"),
+                    (None, None) => "no limit".into(),
+                },
                 min_params,
                 min_flops,
             });

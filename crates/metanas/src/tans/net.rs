@@ -162,8 +162,9 @@ impl<B: Backend> TansNet<B> {
 
 /// TANS's bidirectional hinge loss over in-batch negatives, as the mean over the `n(n−1)`
 /// off-diagonal pairs: `q [n, latent]` (tasks) and `m [n, latent]` (each task's positive
-/// network), both unit norm; with `s = q mᵀ`, each `j ≠ i` costs
-/// `max(0, α − s_ii + s_ij) + max(0, α − s_jj + s_ij)`... over rows and columns. TANS's extra
+/// network), both unit norm. With `s = q mᵀ`, each pair `i ≠ j` costs
+/// `max(0, α − s_ii + s_ij)` (task i prefers another task's network) plus
+/// `max(0, α − s_jj + s_ij)` (network j prefers another task). TANS's extra
 /// `2·Σ max(0, α − s_ii)` (an artefact of zeroing the diagonal instead of masking it) is left
 /// out. `n` must be at least 2.
 pub fn contrastive_loss<B: Backend>(q: Tensor<B, 2>, m: Tensor<B, 2>, margin: f32) -> Tensor<B, 1> {
