@@ -221,6 +221,19 @@ impl SetTruth {
             }),
         };
         let point = best - value(&means, &point_candidates);
+        // A cell picked twice (e.g. by two adaptation seeds) is one set of runs: it is resampled
+        // once per replicate, not as independent measurements (which would shrink the error).
+        let first_same: Vec<usize> = pick
+            .candidates
+            .iter()
+            .map(|c| {
+                let id = c.arch.canonical_id();
+                pick.candidates
+                    .iter()
+                    .position(|o| o.arch.canonical_id() == id)
+                    .unwrap_or(0)
+            })
+            .collect();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut m = vec![0.0; self.cells.len()];
         let mut cm = vec![0.0; pick.candidates.len()];
@@ -232,6 +245,7 @@ impl SetTruth {
                 for (k, c) in pick.candidates.iter().enumerate() {
                     cm[k] = match c.panel {
                         Some(i) => m[i],
+                        None if first_same[k] < k => cm[first_same[k]],
                         None => resample(&c.runs, self.seed_sd, &mut rng),
                     };
                 }
@@ -478,6 +492,39 @@ mod tests {
         assert!((r.regret_pp - 7.0).abs() < 1e-12, "{}", r.regret_pp);
         assert!((r.accuracy_pct - 83.0).abs() < 1e-12);
         assert_eq!(r.se_pp, 0.0, "no seed noise, no error");
+    }
+
+    #[test]
+    fn a_cell_picked_twice_is_resampled_once() {
+        let t = set(&[&[90.0, 92.0], &[80.0, 82.0], &[70.0, 71.0, 72.0]]);
+        let off = MeasuredCell {
+            arch: panel_arch(9),
+            panel: None,
+            runs: vec![70.0, 78.0, 86.0],
+        };
+        let one = t.regret(
+            &Measured {
+                candidates: vec![off.clone()],
+                rule: PickRule::First,
+            },
+            400,
+            4,
+        );
+        let twice = t.regret(
+            &Measured {
+                candidates: vec![off.clone(), off],
+                rule: PickRule::Average,
+            },
+            400,
+            4,
+        );
+        assert_eq!(twice.regret_pp, one.regret_pp);
+        assert!(
+            (twice.se_pp - one.se_pp).abs() < 1e-9,
+            "{} vs {}: the same runs, the same error",
+            twice.se_pp,
+            one.se_pp
+        );
     }
 
     #[test]
