@@ -183,11 +183,12 @@ fn bad_input_is_a_typed_error() {
     ));
 }
 
-/// A meta-test set of the digit glyphs (3 classes, 8 px) whose three panel cells were
+/// A meta-test set of MNIST digits (3 classes, 8 px) whose three panel cells were
 /// "measured" at 2 seeds, and the tiny protocol picks outside the panel are trained with.
 fn digits_set() -> (Vec<RunRecord>, Vec<Nb201Arch>) {
     // 22 training images per class: the harness draws a 64-image proxy minibatch.
-    let spec = TaskSpec::new(SourceSpec::Digits, vec![0, 1, 2], 22, 10, 8, 7);
+    // The embedded MNIST sample: no installed data needed.
+    let spec = TaskSpec::new(SourceSpec::MnistSample, vec![0, 1, 2], 22, 10, 8, 7);
     let protocol = Protocol {
         channels: 4,
         resolution: 8,
@@ -211,7 +212,7 @@ fn digits_set() -> (Vec<RunRecord>, Vec<Nb201Arch>) {
         for seed in 0..2 {
             let acc = 0.9 - 0.25 * i as f64 + 0.01 * seed as f64;
             records.push(RunRecord {
-                group: "test/digits".into(),
+                group: "test/mnist-sample".into(),
                 role: Role::MetaTest,
                 task: spec.clone(),
                 arch: *arch,

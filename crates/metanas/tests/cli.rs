@@ -323,7 +323,7 @@ fn adapt_answers_the_shipped_base_bundles_most_probable_cells() {
     let out = metanas_adapt(
         &[
             "--source",
-            "digits",
+            "mnist-sample",
             "--way",
             "3",
             "--train-per-class",
@@ -367,10 +367,10 @@ fn adapt_answers_the_shipped_base_bundles_most_probable_cells() {
 
 #[test]
 fn adapt_errors_name_the_flag_or_the_bundle_variable() {
-    let out = metanas_adapt(&["--source", "digits", "--top-k", "0"], None);
+    let out = metanas_adapt(&["--source", "mnist-sample", "--top-k", "0"], None);
     fails_naming(&out, &["--top-k 0"]);
     let empty = scratch("adapt-empty");
-    let out = metanas_adapt(&["--source", "digits", "--steps", "1"], Some(&empty));
+    let out = metanas_adapt(&["--source", "mnist-sample", "--steps", "1"], Some(&empty));
     fails_naming(&out, &["$METANAS_BASE_BUNDLE", "base.json"]);
     let _ = std::fs::remove_dir_all(&empty);
 }
