@@ -29,7 +29,6 @@ use metanas::MetaD2A;
 use model_zoo::analysis::parse_panel;
 use model_zoo::database::RunRecord;
 use plotters::prelude::*;
-use set_encoder::CnnExtractor;
 
 #[derive(Debug, Parser)]
 #[command(about = "Evaluate every method on the meta-test sets of the database")]
@@ -128,13 +127,16 @@ impl WithBackend for Job<'_> {
         let (model, extractor) = if args.no_metad2a {
             (None, None)
         } else {
-            (
-                Some(MetaD2A::<B::InnerBackend>::load(&args.bundle, &device)?),
-                Some(CnnExtractor::<B::InnerBackend>::pretrained(&device)?),
-            )
+            // The extractor the bundle was trained on (its recorded id).
+            let model = MetaD2A::<B::InnerBackend>::load(&args.bundle, &device)?;
+            let extractor = model.extractor(&device)?;
+            (Some(model), Some(extractor))
         };
         let metad2a = match (&model, &extractor) {
-            (Some(model), Some(extractor)) => Some(MetaD2AInput { model, extractor }),
+            (Some(model), Some(extractor)) => Some(MetaD2AInput {
+                model,
+                extractor: &**extractor,
+            }),
             _ => None,
         };
         let base_model = match &args.base_bundle {

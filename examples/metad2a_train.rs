@@ -2,10 +2,12 @@
 //!
 //! ```text
 //! cargo run --release --example metad2a_train -- --out crates/metanas/bundle
+//! cargo run --release --example metad2a_train -- --extractor efficientnet:32 --out target/bundle-effnet32
 //! ```
 //!
 //! Reads the merged database and the builders' shards (duplicates are counted once), builds
-//! every task's images and their CNN features, trains the conditional generator on each
+//! every task's images and their features (`--extractor`: the shipped 64-d CNN, or
+//! EfficientNet-Lite0's ImageNet features at a resolution; the bundle records which), trains the conditional generator on each
 //! meta-training task's best cell and the predictor on all meta-training runs (10% of the tasks
 //! held out for early stopping), and saves the bundle the quickstart and `metanas search` load.
 //! `--device cpu|wgpu[:N]|cuda[:N]` picks the backend (default: `$METANAS_DEVICE`, else `cpu`).
@@ -16,21 +18,26 @@ use std::process::ExitCode;
 
 use burn::tensor::backend::AutodiffBackend;
 use clap::Parser;
-use datasets::{DataPaths, FeatureExtractor};
+use datasets::DataPaths;
 use metanas::device::{dispatch, DeviceSpec, WithBackend};
 use metanas::metad2a::{MetaD2A, MetaData, MetaDataOptions, MetaTrainConfig};
-use set_encoder::CnnExtractor;
+use set_encoder::Pretrained;
 
 #[derive(Debug, Parser)]
 #[command(about = "Meta-train MetaD2A on the database and save the bundle")]
 struct Args {
     /// Database files (JSON Lines run stores).
+    /// Missing files are skipped (the shards exist only while builders run).
     #[arg(long, num_args = 1.., default_values = [
-        "crates/model-zoo/data/runs.jsonl",
-        "crates/model-zoo/data/shards/runs.0.jsonl",
-        "crates/model-zoo/data/shards/runs.1.jsonl",
+        "crates/model-zoo/data/v2/runs.jsonl",
+        "crates/model-zoo/data/v2/shards/runs.0.jsonl",
+        "crates/model-zoo/data/v2/shards/runs.1.jsonl",
     ])]
     database: Vec<PathBuf>,
+    /// Feature extractor: `cnn` (the shipped 64-d CNN), `efficientnet` (224 px) or
+    /// `efficientnet:RES` (needs `scripts/setup-data.sh`).
+    #[arg(long, default_value = "cnn")]
+    extractor: Pretrained,
     /// Bundle directory to write.
     #[arg(long, default_value = "crates/metanas/bundle")]
     out: PathBuf,
@@ -83,7 +90,7 @@ impl WithBackend for MetaTrain<'_> {
 
 /// Features and the bundle on `B`'s inner backend, training with autodiff on `B`.
 fn meta_train<B: AutodiffBackend>(args: &Args, device: &B::Device) -> Result<(), Box<dyn Error>> {
-    let extractor = CnnExtractor::<B::InnerBackend>::pretrained(device)?;
+    let extractor = args.extractor.load::<B::InnerBackend>(device)?;
     let paths: Vec<PathBuf> = args
         .database
         .iter()
@@ -95,14 +102,16 @@ fn meta_train<B: AutodiffBackend>(args: &Args, device: &B::Device) -> Result<(),
         seed: args.seed,
         ..MetaDataOptions::default()
     };
-    let data = MetaData::from_database(&paths, &DataPaths::from_env(), &extractor, &options)?;
+    let data = MetaData::from_database(&paths, &DataPaths::from_env(), &*extractor, &options)?;
     println!(
-        "{} tasks, {} training + {} validation runs, {} generator pairs, {} meta-test sets ({:.1} s)",
+        "{} tasks, {} training + {} validation runs, {} generator pairs, {} meta-test sets; \
+         features `{}` ({:.1} s)",
         data.tasks.len(),
         data.train.len(),
         data.valid.len(),
         data.generator_pairs.len(),
         data.meta_test.len(),
+        extractor.id(),
         t.elapsed().as_secs_f64()
     );
     let mut config = MetaTrainConfig::new(extractor.dim());

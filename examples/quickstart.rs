@@ -25,10 +25,9 @@ use std::time::Instant;
 
 use burn::tensor::backend::AutodiffBackend;
 use clap::{Parser, ValueEnum};
-use datasets::{mnist_sample, DataPaths, FeatureExtractor, Task, TaskSpec, SETUP_COMMAND};
+use datasets::{mnist_sample, DataPaths, Task, TaskSpec, SETUP_COMMAND};
 use metanas::device::{dispatch, DeviceSpec, WithBackend};
 use metanas::metad2a::{global_best, global_prior, ground_truths, MetaD2A, SearchOptions};
-use set_encoder::CnnExtractor;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Data {
@@ -166,7 +165,7 @@ fn quickstart<B: AutodiffBackend>(args: &Args, device: &B::Device) -> Result<(),
 
     let model = MetaD2A::<B::InnerBackend>::load(&in_repo(&args.bundle), device)?;
     let task = Task::build(&spec, &DataPaths::from_env())?;
-    let extractor = CnnExtractor::<B::InnerBackend>::pretrained(device)?;
+    let extractor = model.extractor(device)?;
     let start = Instant::now();
     let features = extractor.extract(&task.train)?;
     let options = SearchOptions {

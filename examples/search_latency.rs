@@ -27,11 +27,10 @@ use std::time::Instant;
 
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use clap::Parser;
-use datasets::{DataPaths, FeatureExtractor, SourceSpec, Task, TaskSpec};
+use datasets::{DataPaths, SourceSpec, Task, TaskSpec};
 use metanas::device::{dispatch, DeviceSpec, WithBackend};
 use metanas::metad2a::{MetaD2A, SearchOptions};
 use model_zoo::Protocol;
-use set_encoder::CnnExtractor;
 
 #[derive(Debug, Parser)]
 #[command(about = "MetaD2A search latency, cold and warm, on the embedded MNIST sample")]
@@ -81,7 +80,7 @@ fn measure<B: Backend>(
     let start = Instant::now();
     let model = MetaD2A::<B>::load(&args.bundle, device)
         .map_err(|e| format!("{}: {e}", args.bundle.display()))?;
-    let extractor = CnnExtractor::<B>::pretrained(device)?;
+    let extractor = model.extractor(device)?;
     let mut times = Times {
         load: start.elapsed().as_secs_f64(),
         ..Times::default()

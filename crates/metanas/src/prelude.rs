@@ -29,7 +29,7 @@ pub use crate::metad2a::{
 };
 pub use crate::space::{Mbv3, Nb201, Point, SearchSpace};
 pub use datasets::{FeatureExtractor, Features, Images};
-pub use set_encoder::CnnExtractor;
+pub use set_encoder::{CnnExtractor, Pretrained};
 /// The CPU backend (`Flex`, for inference) and its autodiff form (`CpuBackend`, for training).
 #[cfg(feature = "flex")]
 pub use {crate::device::CpuBackend, burn::backend::Flex};

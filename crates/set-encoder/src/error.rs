@@ -88,6 +88,17 @@ pub enum SetEncoderError {
     /// `Result` that carries this error.
     #[error(transparent)]
     EfficientNetWeights(Box<crate::efficientnet_weights::WeightsError>),
+    /// A name or recorded id that names no shipped extractor.
+    #[error(
+        "unknown feature extractor `{name}`: {why} (use `cnn`, `efficientnet` or \
+         `efficientnet:RES` with RES in 8..=512)"
+    )]
+    UnknownExtractor {
+        /// The name or id given.
+        name: String,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 impl From<crate::efficientnet_weights::WeightsError> for SetEncoderError {

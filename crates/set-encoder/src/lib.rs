@@ -32,6 +32,7 @@ pub mod isab;
 pub mod mab;
 pub mod mask;
 pub mod pma;
+pub mod pretrained;
 pub mod sab;
 pub mod set_pool;
 
@@ -46,5 +47,6 @@ pub use feature_cnn::{FeatureCnn, FeatureCnnConfig};
 pub use isab::{Isab, IsabConfig};
 pub use mab::{Mab, MabConfig};
 pub use pma::{Pma, PmaConfig};
+pub use pretrained::Pretrained;
 pub use sab::{Sab, SabConfig};
 pub use set_pool::{SetBlock, SetBlockKind, SetPool, SetPoolConfig};

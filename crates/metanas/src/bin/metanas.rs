@@ -28,7 +28,6 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::AutodiffBackend;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use datasets::FeatureExtractor;
 use datasets::{open_cached, DataPaths, SourceSpec, Split, Task, TaskSpec};
 use indicatif::{ProgressBar, ProgressStyle};
 use meta_predictor::proxies::{
@@ -45,7 +44,7 @@ use metanas::space::{Mbv3, Nb201, SearchSpace};
 use model_zoo::mbv3::Mbv3Protocol;
 use model_zoo::{Protocol, RunResult, TrainEvent};
 use search_space::Nb201Arch;
-use set_encoder::CnnExtractor;
+use set_encoder::Pretrained;
 
 // In a folder of its own: a file in src/bin/ would be a binary of its own.
 #[path = "metanas/adapt.rs"]
@@ -277,6 +276,10 @@ struct MetaTrainArgs {
     /// Seed of weights, splits, shuffling and image draws.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Feature extractor the bundle is trained on: `cnn` (the shipped 64-d CNN), `efficientnet`
+    /// (224 px) or `efficientnet:RES` (both need `scripts/setup-data.sh`).
+    #[arg(long, default_value = "cnn")]
+    extractor: Pretrained,
     /// Backend and device.
     #[arg(long)]
     device: Option<DeviceSpec>,
@@ -284,9 +287,9 @@ struct MetaTrainArgs {
 
 /// The repository's run stores of each space, relative to its root.
 const NB201_DATABASE: [&str; 3] = [
-    "crates/model-zoo/data/runs.jsonl",
-    "crates/model-zoo/data/shards/runs.0.jsonl",
-    "crates/model-zoo/data/shards/runs.1.jsonl",
+    "crates/model-zoo/data/v2/runs.jsonl",
+    "crates/model-zoo/data/v2/shards/runs.0.jsonl",
+    "crates/model-zoo/data/v2/shards/runs.1.jsonl",
 ];
 const MBV3_DATABASE: [&str; 1] = ["crates/model-zoo/data/mbv3/runs.jsonl"];
 
@@ -515,8 +518,8 @@ impl<S: SearchSpace> WithBackend for Search<'_, S> {
     type Output = Result<SearchResult<S::Arch>, Box<dyn Error>>;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
         let model = MetaD2A::<B::InnerBackend, S>::load(self.bundle, &device)?;
-        let extractor = CnnExtractor::<B::InnerBackend>::pretrained(&device)?;
-        Ok(model.search_images(&extractor, &self.task.train, self.options)?)
+        let extractor = model.extractor(&device)?;
+        Ok(model.search_images(&*extractor, &self.task.train, self.options)?)
     }
 }
 
@@ -576,14 +579,18 @@ impl<S: SearchSpace> WithBackend for MetaTrain<'_, S> {
     type Output = Result<(), Box<dyn Error>>;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
         let args = self.args;
-        let extractor = CnnExtractor::<B::InnerBackend>::pretrained(&device)?;
+        let extractor = args.extractor.load::<B::InnerBackend>(&device)?;
         let t = std::time::Instant::now();
         let options = MetaDataOptions {
             seed: args.seed,
             ..MetaDataOptions::default()
         };
-        let data =
-            MetaData::<S>::from_database(self.paths, &DataPaths::from_env(), &extractor, &options)?;
+        let data = MetaData::<S>::from_database(
+            self.paths,
+            &DataPaths::from_env(),
+            &*extractor,
+            &options,
+        )?;
         println!(
             "{}: {} tasks, {} training + {} validation runs, {} generator pairs, {} meta-test \
              sets ({:.1} s)",
@@ -847,14 +854,14 @@ impl WithBackend for ProxySearch<'_> {
     type Output = Result<(SearchResult, Vec<f64>), Box<dyn Error>>;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
         let model = MetaD2A::<B::InnerBackend>::load(self.bundle, &device)?;
-        let extractor = CnnExtractor::<B::InnerBackend>::pretrained(&device)?;
+        let extractor = model.extractor(&device)?;
         // Every candidate, not only the top-k: the proxy re-ranks the whole pool.
         let mut all = self.options.options().clone();
         all.top_k = all.candidates.max(all.top_k);
         if all.exhaustive {
             all.top_k = search_space::NB201_SIZE;
         }
-        let result = model.search_images(&extractor, &self.task.train, &all)?;
+        let result = model.search_images(&*extractor, &self.task.train, &all)?;
         let config = ProxyConfig::new()
             .with_channels(self.protocol.channels)
             .with_cells_per_stage(self.protocol.cells_per_stage)
@@ -884,8 +891,7 @@ impl WithBackend for BudgetSearch<'_> {
     type Output = Result<BudgetResult, Box<dyn Error>>;
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
         let model = MetaD2A::<B::InnerBackend>::load(self.bundle, &device)?;
-        let extractor = CnnExtractor::<B::InnerBackend>::pretrained(&device)?;
-        model.check_extractor(&extractor)?;
+        let extractor = model.extractor(&device)?;
         let features = extractor.extract(&self.task.train)?;
         let bar = ProgressBar::new(self.options.budget as u64).with_style(
             ProgressStyle::with_template(

@@ -519,6 +519,31 @@ impl<B: Backend, S: SearchSpace> MetaD2A<B, S> {
         Self::load(&locate_bundle()?, device)
     }
 
+    /// The shipped extractor the bundle was trained on (its recorded id, through
+    /// [`set_encoder::Pretrained::from_id`]), loaded on `device` and checked
+    /// ([`check_extractor`](Self::check_extractor)): what [`search_images`](Self::search_images)
+    /// needs. A bundle that recorded no extractor gets the shipped CNN.
+    ///
+    /// ```
+    /// use metanas::prelude::*;
+    ///
+    /// let device = Default::default();
+    /// let model = MetaD2A::<Flex>::pretrained(&device)?;
+    /// let extractor = model.extractor(&device)?;
+    /// assert_eq!(extractor.id(), model.meta().extractor);
+    /// # Ok::<(), MetanasError>(())
+    /// ```
+    pub fn extractor(&self, device: &B::Device) -> Result<Box<dyn FeatureExtractor>> {
+        let choice = if self.meta.extractor.is_empty() {
+            set_encoder::Pretrained::Cnn
+        } else {
+            set_encoder::Pretrained::from_id(&self.meta.extractor)?
+        };
+        let extractor = choice.load::<B>(device)?;
+        self.check_extractor(&*extractor)?;
+        Ok(extractor)
+    }
+
     /// Checks that features from `extractor` are what the bundle was trained on: the same
     /// extractor id ([`MetanasError::ExtractorMismatch`]; skipped for a bundle that recorded
     /// none) and the same width.
