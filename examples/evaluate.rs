@@ -193,7 +193,17 @@ fn run(args: Args) -> Result<(), Box<dyn Error>> {
     let evaluation = dispatch(&device, job)??;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| format!("creating {}: {e}", args.out.display()))?;
-    let command: Vec<String> = std::env::args().skip(1).collect();
+    // As typed in a shell: empty or spaced arguments quoted (`--proxies ""`).
+    let command: Vec<String> = std::env::args()
+        .skip(1)
+        .map(|a| {
+            if a.is_empty() || a.contains(char::is_whitespace) {
+                format!("\"{a}\"")
+            } else {
+                a
+            }
+        })
+        .collect();
     let md = format!(
         "# Evaluation on the meta-test sets\n\nProduced by `cargo run --release --example evaluate \
          -- {}` on the store `{}` ({} records), panel from `{}`, bundle `{}`{}; picks outside the \
