@@ -20,7 +20,7 @@
 //! [`MetanasError::SpaceMismatch`].
 
 mod budget;
-mod bundle;
+pub(crate) mod bundle;
 mod data;
 mod options;
 

@@ -5,14 +5,14 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::backend::Backend;
-use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::error::{Result, TansError};
 use super::net::TansNet;
+use crate::error::MetanasError;
 
 /// Bundle format name written to `tans.json`.
 pub const BUNDLE_FORMAT: &str = "metanas-tans";
@@ -194,85 +194,37 @@ pub(crate) fn read_embeddings(dir: &Path, dim: usize) -> Result<Vec<ZooEmbedding
     Ok(file.entries)
 }
 
-struct Scan {
-    stack: Vec<String>,
-    params: Vec<(String, Vec<usize>, usize)>,
-    values: bool,
-}
-
-impl<B: Backend> ModuleVisitor<B> for Scan {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.stack.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.stack.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        let shape = param.lazy_shape().to_vec();
-        let bad = if self.values {
-            param
-                .val()
-                .into_data()
-                .iter::<f32>()
-                .filter(|v| !v.is_finite())
-                .count()
-        } else {
-            0
-        };
-        self.params.push((self.stack.join("."), shape, bad));
-    }
-}
-
-fn scan<B: Backend, M: Module<B>>(module: &M, values: bool) -> Vec<(String, Vec<usize>, usize)> {
-    let mut s = Scan {
-        stack: Vec::new(),
-        params: Vec::new(),
-        values,
-    };
-    module.visit(&mut s);
-    s.params
-}
-
 /// Reads `model.mpk` into `net` (built from the bundle's config) and checks every parameter's
-/// shape against the config and every value for finiteness.
+/// shape against the config and every value for finiteness, with MetaD2A's bundle check
+/// ([`crate::metad2a::bundle::load_checked`]), its errors told as TANS's.
 pub(crate) fn load_net<B: Backend>(
     net: TansNet<B>,
     dir: &Path,
     device: &B::Device,
 ) -> Result<TansNet<B>> {
     let path = dir.join(MODEL_FILE);
-    let expected = scan(&net, false);
-    let recorder = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
-    let loaded = net
-        .load_file(&path, &recorder, device)
-        .map_err(|e| bundle_err(&path, e))?;
-    let found = scan(&loaded, true);
-    if found.len() != expected.len() {
-        return Err(TansError::BundleMismatch {
+    crate::metad2a::bundle::load_checked(net, &path, device).map_err(|e| match e {
+        MetanasError::BundleMismatch {
             path,
-            parameter: "number of parameters".into(),
-            expected: vec![expected.len()],
-            found: vec![found.len()],
-        });
-    }
-    for (e, f) in expected.iter().zip(&found) {
-        if e.1 != f.1 {
-            return Err(TansError::BundleMismatch {
-                path,
-                parameter: e.0.clone(),
-                expected: e.1.clone(),
-                found: f.1.clone(),
-            });
-        }
-        if f.2 > 0 {
-            return Err(TansError::NonFinite {
-                path,
-                what: f.0.clone(),
-                count: f.2,
-            });
-        }
-    }
-    Ok(loaded)
+            parameter,
+            expected,
+            found,
+        } => TansError::BundleMismatch {
+            path,
+            parameter,
+            expected,
+            found,
+        },
+        MetanasError::NonFiniteWeights {
+            path,
+            parameter,
+            count,
+            ..
+        } => TansError::NonFinite {
+            path,
+            what: parameter,
+            count,
+        },
+        other => bundle_err(&path, other),
+    })
 }
