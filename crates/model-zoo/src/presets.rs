@@ -276,8 +276,8 @@ pub const V2_PANEL_PER_TASK: usize = 20;
 /// Fresh uniform cells (outside the panel) each v2 meta-training task measures.
 pub const V2_FRESH_CELLS: usize = 3;
 /// Seeds planned per (meta-test set, panel cell) in v2 for most sets; builders take them seed
-/// by seed. Sets whose panel ranking was less reliable at this count get more (session 11:
-/// MNIST 20, textures 14, Khmer 12; docs/database.md).
+/// by seed. Every set now gets more (session 11: MNIST 22, Khmer 16, textures 15, Georgian and
+/// photos 12), so that test loss reaches the reliability targets; docs/database.md.
 pub const V2_TEST_SEEDS: usize = 10;
 
 /// The v2 database (issue 13): four meta-training domains — glyphs, Fashion-MNIST, photo crops
@@ -315,36 +315,36 @@ pub fn database_plan_v2(panel: Vec<Nb201Arch>) -> Plan {
             // 20 training images per class, not 100 (session 8): as reliable on the pilot's
             // ten panel cells at a third of the cost per run; over the whole panel less
             // reliable per run, about as costly per unit of reliability (docs/database.md).
-            // Seeds beyond V2_TEST_SEEDS (session 11), by Spearman–Brown from the split-half at 10
-            // seeds: the count that lifts test loss over all panel cells past 0.8.
-            test("test/mnist", SourceSpec::MnistJson, gray, (10, 20, 750, 16), 20),
+            // Seeds beyond V2_TEST_SEEDS (session 11): from each set's split-half at 10 seeds,
+            // the count that should lift test loss past both targets (docs/database.md).
+            test("test/mnist", SourceSpec::MnistJson, gray, (10, 20, 750, 16), 22),
             test(
                 "test/glyphs-georgian",
                 meta_test_glyphs(georgian),
                 gray,
                 (20, 50, 250, 16),
-                V2_TEST_SEEDS,
+                12,
             ),
             test(
                 "test/glyphs-khmer",
                 meta_test_glyphs(khmer),
                 gray,
                 (20, 20, 250, 16),
-                12,
+                16,
             ),
             test(
                 "test/photos",
                 SourceSpec::Photos(PhotosSpec::meta_test()),
                 rgb,
                 (10, 50, 300, 16),
-                V2_TEST_SEEDS,
+                12,
             ),
             test(
                 "test/textures",
                 SourceSpec::Procedural(ProceduralSpec::meta_test()),
                 rgb,
                 (10, 50, 300, 16),
-                14,
+                15,
             ),
             train(
                 "train/glyphs-20w50s16",
