@@ -234,6 +234,7 @@ fn digits_set() -> (Vec<RunRecord>, Vec<Nb201Arch>) {
                 },
                 weights: None,
                 error: None,
+                cpu_simd: None,
             });
         }
     }

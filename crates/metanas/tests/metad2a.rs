@@ -502,6 +502,7 @@ fn mbv3_records(tasks: usize, points: usize) -> Vec<Mbv3RunRecord> {
                 },
                 weights: None,
                 error: None,
+                cpu_simd: None,
             });
         }
     }

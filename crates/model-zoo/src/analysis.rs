@@ -139,6 +139,9 @@ pub struct Report {
     pub records: usize,
     /// Records that are not `ok` (diverged or failed), skipped.
     pub failed: usize,
+    /// Records per SIMD level of the CPU that built them ([`RunRecord::cpu_simd`];
+    /// "unrecorded" for records from before it was kept), in order of the level's name.
+    pub cpu_simd: Vec<(String, usize)>,
     /// Distinct tasks.
     pub tasks: usize,
     /// Distinct cells (isomorphism classes) with an `ok` run.
@@ -907,6 +910,14 @@ pub fn analyze(
     let (lo, hi) = min_max(per_cell.iter().copied());
     Report {
         records: records.len(),
+        cpu_simd: {
+            let mut by: BTreeMap<String, usize> = BTreeMap::new();
+            for r in records {
+                let level = r.cpu_simd.as_deref().unwrap_or("unrecorded");
+                *by.entry(level.to_string()).or_default() += 1;
+            }
+            by.into_iter().collect()
+        },
         failed: tasks.iter().map(|t| t.failed).sum(),
         tasks: tasks.len(),
         cells: all_cells.len(),
@@ -1560,6 +1571,17 @@ impl fmt::Display for Report {
             "{} records ({} not ok, skipped), {} tasks, {} distinct cells (isomorphism classes).",
             self.records, self.failed, self.tasks, self.cells
         )?;
+        let levels: Vec<String> = self
+            .cpu_simd
+            .iter()
+            .map(|(level, n)| format!("{level} {n}"))
+            .collect();
+        writeln!(
+            f,
+            "Records by the SIMD level of the CPU that built them (a CPU run repeats bit for bit \
+             only on the same level): {}.",
+            levels.join(", ")
+        )?;
         let panel = match &self.panel.source {
             PanelSource::Given { cells } => format!("the {cells} cells given"),
             PanelSource::EveryMetaTestTask => "the cells measured on every meta-test task".into(),
@@ -2081,6 +2103,7 @@ pub(crate) mod tests {
             },
             weights: None,
             error: None,
+            cpu_simd: None,
         }
     }
 
@@ -2119,6 +2142,7 @@ pub(crate) mod tests {
         let r = analyze(&records, None, &three_train_tasks());
         assert_eq!(r.panel.source, PanelSource::EveryMetaTestTask);
         assert_eq!((r.tasks, r.cells, r.panel.measured), (6, 12, 12));
+        assert_eq!(r.cpu_simd, vec![("unrecorded".to_string(), 72 * 3)]);
         // every panel cell on the 4 meta-training tasks and both meta-test tasks
         assert_eq!(r.panel.train_tasks_per_cell, (4, 4.0, 4));
         assert_eq!(r.panel.cells_on_enough_tasks, 0);

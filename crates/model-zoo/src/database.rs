@@ -55,6 +55,48 @@ pub struct RunRecord<A = Nb201Arch, P = Protocol> {
     /// Why the run failed, for [`crate::RunStatus::Failed`] records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The SIMD level of the CPU that built the record ([`cpu_simd_level`]), `None` in
+    /// records from before it was kept (session 11). Burn's flex kernels pick their vector
+    /// width at run time, so a CPU run's sums, and after many SGD steps its accuracy, repeat
+    /// bit for bit only on a CPU of the same level (docs/database.md, "Reproducing a record").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_simd: Option<String>,
+}
+
+/// The widest SIMD level this CPU offers among those Burn's flex kernels dispatch to at run
+/// time (through `macerator`): `x86-64-v4` (AVX-512 F/BW/CD/DQ/VL), `x86-64-v3` (AVX2, FMA,
+/// BMI, F16C), `x86-64-v2`, `x86-64`; on other architectures the architecture's name
+/// (`aarch64`, ...).
+pub fn cpu_simd_level() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        let v2 = has!("sse4.2") && has!("ssse3") && has!("popcnt");
+        let v3 = v2
+            && has!("avx")
+            && has!("avx2")
+            && has!("bmi1")
+            && has!("bmi2")
+            && has!("fma")
+            && has!("lzcnt")
+            && has!("f16c");
+        let v4 = v3
+            && has!("avx512f")
+            && has!("avx512bw")
+            && has!("avx512cd")
+            && has!("avx512dq")
+            && has!("avx512vl");
+        match (v4, v3, v2) {
+            (true, _, _) => "x86-64-v4",
+            (_, true, _) => "x86-64-v3",
+            (_, _, true) => "x86-64-v2",
+            _ => "x86-64",
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        std::env::consts::ARCH
+    }
 }
 
 /// Identity of a run: two records with the same key are the same experiment.
@@ -412,6 +454,7 @@ where
                                 result: trained.result,
                                 weights,
                                 error: None,
+                                cpu_simd: Some(cpu_simd_level().to_string()),
                             })
                         }
                         Err(message) => Ok(failed_record(&job, &message)),
@@ -457,6 +500,7 @@ fn failed_record<A: Clone, P: Clone>(job: &Job<A, P>, message: &str) -> RunRecor
         result: RunResult::failed(job.arch.clone(), job.seed),
         weights: None,
         error: Some(message.to_string()),
+        cpu_simd: Some(cpu_simd_level().to_string()),
     }
 }
 

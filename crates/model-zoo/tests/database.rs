@@ -250,8 +250,11 @@ fn a_record_reruns_to_the_same_accuracy() {
     .unwrap();
     for record in database::load(&[store]).unwrap() {
         let task = Task::build(&record.task, &paths).unwrap();
+        // The record names the SIMD level its sums ran at: this CPU's.
+        assert_eq!(record.cpu_simd.as_deref(), Some(database::cpu_simd_level()));
         let again = train_cpu(record.arch, &task, &record.protocol, record.seed).unwrap();
-        // Exact on the flex CPU backend, which is deterministic for a fixed seed.
+        // Exact on the flex CPU backend, which is deterministic for a fixed seed on a CPU of
+        // the same SIMD level.
         assert_eq!(again.test_accuracy, record.result.test_accuracy);
         assert_eq!(again.test_loss, record.result.test_loss);
     }

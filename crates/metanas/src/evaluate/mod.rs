@@ -912,6 +912,7 @@ impl<B: AutodiffBackend> Measurer<B> {
                 result,
                 weights: None,
                 error: None,
+                cpu_simd: Some(model_zoo::database::cpu_simd_level().to_string()),
             };
             if let Some(w) = self.writer.as_mut() {
                 w.append(&record).map_err(|source| EvaluateError::Store {
