@@ -308,6 +308,9 @@ pub struct SplitHalf {
     pub projected: f64,
     /// Spearman–Brown projection of `better_random`.
     pub better_projected: f64,
+    /// Seeds per cell at which `random` would reach [`TARGET_ALL`] by Spearman–Brown (the
+    /// fewest seeds per cell now when it already does; NaN for ρ ≤ 0).
+    pub seeds_for_all: f64,
     /// `random >= TARGET_ALL`.
     pub meets_all: bool,
     /// `better_random >= TARGET_BETTER_HALF`.
@@ -1120,6 +1123,11 @@ fn split_halves(
                 ),
                 projected: project(random),
                 better_projected: project(better_random),
+                seeds_for_all: seeds_for(
+                    random,
+                    TARGET_ALL,
+                    min_max(items.iter().map(|v| v.len())).0,
+                ),
                 meets_all: random >= TARGET_ALL,
                 meets_better: better_random >= TARGET_BETTER_HALF,
             });
@@ -1130,6 +1138,20 @@ fn split_halves(
 
 /// Spearman–Brown projection of a split-half correlation to twice the seeds; undefined (NaN)
 /// for ρ ≤ 0.
+/// Seeds per cell at which the random split-half would reach `target`, by Spearman–Brown from
+/// `rho` measured with `seeds` per cell (halves of `seeds / 2`): `seeds · t(1 − ρ) / (ρ(1 − t))`,
+/// at least `seeds`; NaN for ρ ≤ 0.
+fn seeds_for(rho: f64, target: f64, seeds: usize) -> f64 {
+    if rho >= target {
+        seeds as f64
+    } else if rho > 0.0 {
+        // less a hair, so that an exact multiple is not rounded up by float error
+        (seeds as f64 * target * (1.0 - rho) / (rho * (1.0 - target)) - 1e-9).ceil()
+    } else {
+        f64::NAN
+    }
+}
+
 fn project(rho: f64) -> f64 {
     if rho > 0.0 {
         spearman_brown(rho, 2.0)
@@ -1694,7 +1716,9 @@ impl Report {
             "Panel cells with at least two runs: each cell's runs split in two halves (even/odd \
              positions of the sorted seeds; and the mean over {} random equal splits), Spearman \
              between the half means across cells. SB: Spearman–Brown projection 2ρ/(1+ρ) of the \
-             random split-half to the mean of all seeds (– for ρ ≤ 0). \"Better half\": cells \
+             random split-half to the mean of all seeds (– for ρ ≤ 0); \"seeds for\" the same projection \
+             turned round: the seeds per cell at which the random split-half would reach the \
+             target. \"Better half\": cells \
              whose overall mean is at least the median. Selecting on the overall mean (the sum of \
              the two halves) biases the halves' correlation down, to about −0.47 for pure noise; \
              \"top by one half\" selects on one half's mean and correlates it with the other \
@@ -1715,16 +1739,17 @@ impl Report {
         writeln!(
             f,
             "| task | metric | cells | seeds | ρ even/odd | ρ random | SB | ≥ {TARGET_ALL} | \
-             better half cells | ρ even/odd | ρ random | SB | ≥ {TARGET_BETTER_HALF} | ρ top by one half |"
+             seeds for {TARGET_ALL} (SB) | better half cells | ρ even/odd | ρ random | SB | ≥ {TARGET_BETTER_HALF} | \
+             ρ top by one half |"
         )?;
         writeln!(
             f,
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
         )?;
         for r in &self.split_half {
             writeln!(
                 f,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.task,
                 r.metric,
                 r.cells,
@@ -1733,6 +1758,7 @@ impl Report {
                 num(r.random, 2),
                 num(r.projected, 2),
                 yes(r.meets_all),
+                num(r.seeds_for_all, 0),
                 r.better_cells,
                 num(r.better_even_odd, 2),
                 num(r.better_random, 2),
@@ -2189,6 +2215,15 @@ pub(crate) mod tests {
             ) && text.contains("(≥ 5 such sets, ≥ 3 domains, ≥ 1 RGB): no."),
             "{text}"
         );
+    }
+
+    #[test]
+    fn seeds_for_a_target_inverts_spearman_brown() {
+        // ρ = 0.5 at 10 seeds: 4× the seeds for 0.8 (2·0.5/(1+0.5) doubles to 2/3, 4× to 0.8)
+        assert_eq!(seeds_for(0.5, 0.8, 10), 40.0);
+        assert!((spearman_brown(0.5, 4.0) - 0.8).abs() < 1e-12);
+        assert_eq!(seeds_for(0.85, 0.8, 7), 7.0);
+        assert!(seeds_for(-0.1, 0.8, 10).is_nan());
     }
 
     #[test]
