@@ -317,7 +317,13 @@ pub fn database_plan_v2(panel: Vec<Nb201Arch>) -> Plan {
             // reliable per run, about as costly per unit of reliability (docs/database.md).
             // Seeds beyond V2_TEST_SEEDS (session 11): from each set's split-half at 10 seeds,
             // the count that should lift test loss past both targets (docs/database.md).
-            test("test/mnist", SourceSpec::MnistJson, gray, (10, 20, 750, 16), 22),
+            test(
+                "test/mnist",
+                SourceSpec::MnistJson,
+                gray,
+                (10, 20, 750, 16),
+                22,
+            ),
             test(
                 "test/glyphs-georgian",
                 meta_test_glyphs(georgian),
