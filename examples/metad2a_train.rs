@@ -34,7 +34,7 @@ struct Args {
         "crates/model-zoo/data/v2/shards/runs.1.jsonl",
     ])]
     database: Vec<PathBuf>,
-    /// Feature extractor: `cnn` (the shipped 64-d CNN), `efficientnet` (224 px) or
+    /// Feature extractor: `cnn` (the shipped 64-d CNN), `efficientnet` (32 px, the resolution chosen for MetaD2A) or
     /// `efficientnet:RES` (needs `scripts/setup-data.sh`).
     #[arg(long, default_value = "cnn")]
     extractor: Pretrained,

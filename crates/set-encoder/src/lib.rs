@@ -47,6 +47,6 @@ pub use feature_cnn::{FeatureCnn, FeatureCnnConfig};
 pub use isab::{Isab, IsabConfig};
 pub use mab::{Mab, MabConfig};
 pub use pma::{Pma, PmaConfig};
-pub use pretrained::Pretrained;
+pub use pretrained::{Pretrained, EFFICIENTNET_META_RESOLUTION};
 pub use sab::{Sab, SabConfig};
 pub use set_pool::{SetBlock, SetBlockKind, SetPool, SetPoolConfig};

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `cnn` | [`CnnExtractor`]: the 64-d feature CNN in `weights/` (glyphs and clothing, 16 px) | 64 |
 //! | `efficientnet:RES` | [`EfficientNetExtractor`] at `RES` px (ImageNet EfficientNet-Lite0; `scripts/setup-data.sh` installs it) | 1280 |
+//! | `efficientnet` | the same at [`EFFICIENTNET_META_RESOLUTION`] (32 px) | 1280 |
 //!
 //! ```
 //! use set_encoder::Pretrained;
@@ -22,12 +23,17 @@ use std::str::FromStr;
 use burn::tensor::backend::Backend;
 use datasets::FeatureExtractor;
 
-use crate::efficientnet_extractor::DEFAULT_RESOLUTION;
 use crate::{CnnExtractor, EfficientNetExtractor, Result, SetEncoderError};
 
 /// Smallest and largest resolution accepted for EfficientNet-Lite0 (its stride is 32; below 8 px
 /// the last stages see a single pixel).
 pub const EFFICIENTNET_RESOLUTIONS: std::ops::RangeInclusive<usize> = 8..=512;
+
+/// The resolution `efficientnet` names for describing datasets: 32 px, chosen by meta-test
+/// quality per second (docs/results/extractors.md: at equal budget 64 px gave the same
+/// regret within one standard error for 2.5× the feature time; 224 px costs ≈ 45× 32 px and
+/// was not affordable). [`EfficientNetExtractor`] itself defaults to ImageNet's 224 px.
+pub const EFFICIENTNET_META_RESOLUTION: usize = 32;
 
 /// A shipped pretrained extractor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,12 +98,12 @@ impl Pretrained {
 impl FromStr for Pretrained {
     type Err = SetEncoderError;
 
-    /// `cnn`, `efficientnet` (224 px) or `efficientnet:RES`.
+    /// `cnn`, `efficientnet` ([`EFFICIENTNET_META_RESOLUTION`], 32 px) or `efficientnet:RES`.
     fn from_str(s: &str) -> Result<Self> {
         match s.trim() {
             "cnn" => Ok(Self::Cnn),
             "efficientnet" => Ok(Self::EfficientNet {
-                resolution: DEFAULT_RESOLUTION,
+                resolution: EFFICIENTNET_META_RESOLUTION,
             }),
             other => match other.strip_prefix("efficientnet:") {
                 Some(px) => Self::efficientnet(px),
@@ -131,9 +137,7 @@ mod tests {
         }
         assert_eq!(
             "efficientnet".parse::<Pretrained>().unwrap(),
-            Pretrained::EfficientNet {
-                resolution: DEFAULT_RESOLUTION
-            }
+            Pretrained::EfficientNet { resolution: 32 }
         );
     }
 

@@ -277,7 +277,7 @@ struct MetaTrainArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Feature extractor the bundle is trained on: `cnn` (the shipped 64-d CNN), `efficientnet`
-    /// (224 px) or `efficientnet:RES` (both need `scripts/setup-data.sh`).
+    /// (32 px, the resolution chosen for MetaD2A) or `efficientnet:RES` (both need `scripts/setup-data.sh`).
     #[arg(long, default_value = "cnn")]
     extractor: Pretrained,
     /// Backend and device.
