@@ -1104,13 +1104,14 @@ fn split_halves(
             let random = split_half_random(&items, options.splits, &mut stream(options.seed, id));
             let better_random =
                 split_half_random(&better, options.splits, &mut stream(options.seed, id + 1));
+            let seeds = min_max(items.iter().map(|v| v.len()));
             rows.push(SplitHalf {
                 task: task.label.clone(),
                 domain: source_kind(task),
                 channels: task.spec.channels,
                 metric,
                 cells: items.len(),
-                seeds: min_max(items.iter().map(|v| v.len())),
+                seeds,
                 even_odd: split_half_even_odd(&items),
                 random,
                 better_cells: better.len(),
@@ -1123,11 +1124,7 @@ fn split_halves(
                 ),
                 projected: project(random),
                 better_projected: project(better_random),
-                seeds_for_all: seeds_for(
-                    random,
-                    TARGET_ALL,
-                    min_max(items.iter().map(|v| v.len())).0,
-                ),
+                seeds_for_all: seeds_for(random, TARGET_ALL, seeds.0),
                 meets_all: random >= TARGET_ALL,
                 meets_better: better_random >= TARGET_BETTER_HALF,
             });
@@ -1136,8 +1133,6 @@ fn split_halves(
     rows
 }
 
-/// Spearman–Brown projection of a split-half correlation to twice the seeds; undefined (NaN)
-/// for ρ ≤ 0.
 /// Seeds per cell at which the random split-half would reach `target`, by Spearman–Brown from
 /// `rho` measured with `seeds` per cell (halves of `seeds / 2`): `seeds · t(1 − ρ) / (ρ(1 − t))`,
 /// at least `seeds`; NaN for ρ ≤ 0.
@@ -1152,6 +1147,8 @@ fn seeds_for(rho: f64, target: f64, seeds: usize) -> f64 {
     }
 }
 
+/// Spearman–Brown projection of a split-half correlation to twice the seeds; undefined (NaN)
+/// for ρ ≤ 0.
 fn project(rho: f64) -> f64 {
     if rho > 0.0 {
         spearman_brown(rho, 2.0)
