@@ -31,7 +31,7 @@ pub const EFFICIENTNET_RESOLUTIONS: std::ops::RangeInclusive<usize> = 8..=512;
 
 /// The resolution `efficientnet` names for describing datasets: 32 px, chosen by meta-test
 /// quality per second (docs/results/extractors.md: at equal budget 64 px gave the same
-/// regret within one standard error for 2.5× the feature time; 224 px costs ≈ 45× 32 px and
+/// regret within one standard error for 2.5× the feature time; 224 px costs ≈ 50× 32 px and
 /// was not affordable). [`EfficientNetExtractor`] itself defaults to ImageNet's 224 px.
 pub const EFFICIENTNET_META_RESOLUTION: usize = 32;
 
