@@ -290,7 +290,18 @@ fn the_harness_adds_base_and_the_from_scratch_search_with_trained_picks() {
         assert!(m.regret.regret_pp.is_finite() && m.regret.se_pp.is_finite());
         assert!(m.seconds > 0.0, "adaptation time is the method's compute");
         assert!(m.regret.runs >= 1);
+        let loss = m.loss.as_ref().expect("every run has a test loss");
+        assert!(loss.regret_nats.is_finite() && loss.se_nats.is_finite());
     }
+    // Here a panel run's test loss is 1 − its accuracy, so judged by loss the random panel
+    // cell's regret is its accuracy regret in fractions.
+    let random = find("random panel cell (expected)");
+    let loss = random.loss.as_ref().unwrap();
+    assert!((loss.regret_nats - random.regret.regret_pp / 100.0).abs() < 1e-9);
+    assert!(set
+        .best_loss
+        .as_ref()
+        .is_some_and(|(arch, _)| *arch == set.best_arch));
     assert_eq!(base.regret.arch, scratch.regret.arch);
     assert_eq!(base.regret.regret_pp, scratch.regret.regret_pp);
     // Picks outside the three-cell panel were trained with the set's protocol.

@@ -7,7 +7,9 @@
 //! protocol for [`EvaluateOptions::train_seeds`] seeds, kept in a resumable store), and reports:
 //!
 //! - the **regret** of the pick against the best panel cell (pp) with its seed-bootstrap
-//!   standard error ([`SetTruth::regret`]);
+//!   standard error ([`SetTruth::regret`]), and the same pick's regret by **test loss** (nats,
+//!   [`TruthMetric::TestLoss`]): on the v2 database the panel's ranking by test loss is the more
+//!   reliable ground truth (its split-half meets both targets on every set);
 //! - the method's **Spearman** with the measured panel (its scores of the panel cells), with a
 //!   95% interval from resampling the cells ([`SetTruth::rank_agreement`]);
 //! - the **compute** it spent (wall seconds of scoring or searching on this machine).
@@ -47,7 +49,8 @@ pub use budget::{
 pub use error::EvaluateError;
 pub use report::{Evaluation, MethodResult, MethodSummary, SetEvaluation};
 pub use truth::{
-    Measured, MeasuredCell, PickRule, RankAgreement, RegretEstimate, SetTruth, TruthCell,
+    LossRegret, Measured, MeasuredCell, PickRule, RankAgreement, RegretEstimate, SetTruth,
+    TruthCell, TruthMetric,
 };
 
 use crate::base::Base;
@@ -223,6 +226,12 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
         None => None,
     };
     let truths = SetTruth::from_records(inputs.records, inputs.panel)?;
+    // The same sets judged by test loss; a set whose runs lack it (older stores) has no loss
+    // regret, shown as "–".
+    let loss_truths: HashMap<String, SetTruth> =
+        SetTruth::from_records_by(inputs.records, inputs.panel, TruthMetric::TestLoss)
+            .map(|t| t.into_iter().map(|t| (t.group.clone(), t)).collect())
+            .unwrap_or_default();
     let mut measurer = Measurer::<B>::open(inputs.store, device)?;
     let train_scores = train_scores(inputs.records);
     let all_classes: Vec<Nb201Arch> = Nb201Arch::all()
@@ -258,8 +267,10 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
             source: Box::new(source),
         })?;
         let seed = |k: u64| options.seed ^ (s as u64) << 32 ^ k;
+        let loss_truth = loss_truths.get(&group);
         let mut ctx = SetContext {
             truth,
+            loss_truth,
             task: &task,
             measurer: &mut measurer,
             options,
@@ -361,18 +372,18 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
                 seed(5),
             )?;
         }
+        let expected = Measured {
+            candidates: Vec::new(),
+            rule: PickRule::Expected,
+        };
         ctx.push(
             "random panel cell (expected)",
             false,
             format!("panel ({})", panel_archs.len()),
-            truth.regret(
-                &Measured {
-                    candidates: Vec::new(),
-                    rule: PickRule::Expected,
-                },
-                options.bootstrap,
-                seed(6),
-            ),
+            truth.regret(&expected, options.bootstrap, seed(6)),
+            loss_truth.map(|t| {
+                LossRegret::from_estimate(&t.regret(&expected, options.bootstrap, seed(6)))
+            }),
             None,
             0.0,
         );
@@ -594,6 +605,10 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
         let methods = std::mem::take(&mut ctx.methods);
         let means = truth.means();
         let best = truth.best();
+        let best_loss = loss_truth.map(|t| {
+            let b = t.best();
+            (t.cells[b].arch.to_string(), -t.cells[b].mean())
+        });
         sets.push(SetEvaluation {
             group,
             cells: truth.cells.len(),
@@ -602,6 +617,7 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
             best_arch: truth.cells[best].arch.to_string(),
             best_pct: means[best],
             panel_mean_pct: mean(&means),
+            best_loss,
             methods,
         });
     }
@@ -666,7 +682,7 @@ fn fit_combination<B: AutodiffBackend, M: Backend>(
                 .entry(r.arch.canonical_id())
                 .or_insert((r.arch, Vec::new()))
                 .1
-                .push(measured_accuracy(r));
+                .push(TruthMetric::Accuracy.pick_value(r));
         }
         let archs: Vec<Nb201Arch> = cells.values().map(|c| c.0).collect();
         let accuracy: Vec<f64> = cells.values().map(|c| mean(&c.1)).collect();
@@ -772,6 +788,8 @@ pub(crate) fn train_scores(records: &[RunRecord]) -> HashMap<usize, (f64, usize)
 /// The methods of one set, as they are added.
 struct SetContext<'a, B: AutodiffBackend> {
     truth: &'a SetTruth,
+    /// The same set judged by test loss, when its runs have it.
+    loss_truth: Option<&'a SetTruth>,
     task: &'a Task,
     measurer: &'a mut Measurer<B>,
     options: &'a EvaluateOptions,
@@ -781,7 +799,8 @@ struct SetContext<'a, B: AutodiffBackend> {
 }
 
 impl<B: AutodiffBackend> SetContext<'_, B> {
-    /// Measures `candidates` and adds the method's result.
+    /// Measures `candidates` and adds the method's result, judged by accuracy and, where the
+    /// set has it, by test loss (the same runs: nothing is trained twice).
     #[allow(clippy::too_many_arguments)]
     fn add(
         &mut self,
@@ -794,23 +813,30 @@ impl<B: AutodiffBackend> SetContext<'_, B> {
         seconds: f64,
         seed: u64,
     ) -> Result<(), EvaluateError> {
-        let candidates = candidates
-            .iter()
-            .map(|a| self.measurer.measure(self.truth, self.task, *a, self.seeds))
-            .collect::<Result<Vec<_>, _>>()?;
-        let regret =
-            self.truth
-                .regret(&Measured { candidates, rule }, self.options.bootstrap, seed);
-        self.push(name, oracle, pool, regret, agreement, seconds);
+        let mut judge = |truth: &SetTruth| -> Result<RegretEstimate, EvaluateError> {
+            let candidates = candidates
+                .iter()
+                .map(|a| self.measurer.measure(truth, self.task, *a, self.seeds))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(truth.regret(&Measured { candidates, rule }, self.options.bootstrap, seed))
+        };
+        let regret = judge(self.truth)?;
+        let loss = match self.loss_truth {
+            Some(t) => Some(LossRegret::from_estimate(&judge(t)?)),
+            None => None,
+        };
+        self.push(name, oracle, pool, regret, loss, agreement, seconds);
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
         name: &str,
         oracle: bool,
         pool: String,
         regret: RegretEstimate,
+        loss: Option<LossRegret>,
         agreement: Option<RankAgreement>,
         seconds: f64,
     ) {
@@ -819,28 +845,40 @@ impl<B: AutodiffBackend> SetContext<'_, B> {
             oracle,
             pool,
             regret,
+            loss,
             agreement,
             seconds,
         });
     }
 }
 
-/// A trained pick's accuracy (%): a run that diverged or failed counts as chance, which is what
-/// the pick would have given.
-fn measured_accuracy(record: &RunRecord) -> f64 {
-    record
-        .result
-        .test_accuracy
-        .filter(|_| record.result.is_ok())
-        .map_or(100.0 / record.task.classes.len().max(1) as f64, |a| {
-            100.0 * a
-        })
+/// A trained pick's run, valued by both metrics ([`TruthMetric::pick_value`]).
+#[derive(Clone, Copy, Debug)]
+struct PickRun {
+    accuracy: f64,
+    neg_loss: f64,
+}
+
+impl PickRun {
+    fn of(record: &RunRecord) -> Self {
+        Self {
+            accuracy: TruthMetric::Accuracy.pick_value(record),
+            neg_loss: TruthMetric::TestLoss.pick_value(record),
+        }
+    }
+
+    fn value(self, metric: TruthMetric) -> f64 {
+        match metric {
+            TruthMetric::Accuracy => self.accuracy,
+            TruthMetric::TestLoss => self.neg_loss,
+        }
+    }
 }
 
 /// Measures picks: a panel cell's runs, or runs trained now (and kept).
 struct Measurer<B: AutodiffBackend> {
     writer: Option<StoreWriter<RunRecord>>,
-    known: HashMap<RunKey, f64>,
+    known: HashMap<RunKey, PickRun>,
     device: B::Device,
     /// Runs trained by this evaluation.
     trained: usize,
@@ -858,7 +896,7 @@ impl<B: AutodiffBackend> Measurer<B> {
                 let known = contents
                     .records
                     .iter()
-                    .map(|r| (r.key(), measured_accuracy(r)))
+                    .map(|r| (r.key(), PickRun::of(r)))
                     .collect();
                 (Some(writer), known)
             }
@@ -891,8 +929,8 @@ impl<B: AutodiffBackend> Measurer<B> {
         let mut runs = Vec::with_capacity(seeds);
         for seed in 0..seeds as u64 {
             let key = RunKey::new(&truth.task, &cell, &truth.protocol, seed);
-            if let Some(&acc) = self.known.get(&key) {
-                runs.push(acc);
+            if let Some(run) = self.known.get(&key) {
+                runs.push(run.value(truth.metric));
                 continue;
             }
             let result = model_zoo::train::<B>(cell, task, &truth.protocol, seed, &self.device)
@@ -920,9 +958,9 @@ impl<B: AutodiffBackend> Measurer<B> {
                     source: Box::new(source),
                 })?;
             }
-            let acc = measured_accuracy(&record);
-            self.known.insert(key, acc);
-            runs.push(acc);
+            let run = PickRun::of(&record);
+            self.known.insert(key, run);
+            runs.push(run.value(truth.metric));
         }
         Ok(MeasuredCell {
             arch,

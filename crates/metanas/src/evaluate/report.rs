@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::truth::{RankAgreement, RegretEstimate};
+use super::truth::{LossRegret, RankAgreement, RegretEstimate};
 use super::EvaluateOptions;
 
 /// One method on one set.
@@ -20,6 +20,9 @@ pub struct MethodResult {
     pub pool: String,
     /// The pick and its regret against the best panel cell.
     pub regret: RegretEstimate,
+    /// The same pick's regret by test loss, where the set's runs have it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<LossRegret>,
     /// The method's scores of the panel cells against their measured means (the same scorer's
     /// for every pool it picks from).
     pub agreement: Option<RankAgreement>,
@@ -56,6 +59,9 @@ pub struct SetEvaluation {
     pub best_pct: f64,
     /// Mean accuracy of the panel (%).
     pub panel_mean_pct: f64,
+    /// The best panel cell by mean test loss, with that loss (nats), where the runs have it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_loss: Option<(String, f64)>,
     /// The methods, in the order they ran.
     pub methods: Vec<MethodResult>,
 }
@@ -73,6 +79,9 @@ pub struct MethodSummary {
     pub regret_pp: f64,
     /// √(Σ SE²) / n (pp): the sets' errors are independent.
     pub se_pp: f64,
+    /// Mean regret by test loss (nats) and its √(Σ SE²) / n, when every set has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss_regret_nats: Option<(f64, f64)>,
     /// Mean Spearman with the panel over the sets that have one.
     pub spearman: Option<f64>,
     /// Total wall seconds over the sets.
@@ -115,6 +124,13 @@ impl Evaluation {
             .map(|label| {
                 let rows = &by[&label];
                 let n = rows.len() as f64;
+                let losses: Option<Vec<&LossRegret>> =
+                    rows.iter().map(|m| m.loss.as_ref()).collect();
+                let loss_regret_nats = losses.map(|l| {
+                    let regret = l.iter().map(|l| l.regret_nats).sum::<f64>() / n;
+                    let se = l.iter().map(|l| l.se_nats * l.se_nats).sum::<f64>().sqrt() / n;
+                    (regret, se)
+                });
                 let rhos: Vec<f64> = rows
                     .iter()
                     .filter_map(|m| m.agreement.as_ref().map(|a| a.spearman))
@@ -129,6 +145,7 @@ impl Evaluation {
                         .sum::<f64>()
                         .sqrt()
                         / n,
+                    loss_regret_nats,
                     spearman: (!rhos.is_empty())
                         .then(|| rhos.iter().sum::<f64>() / rhos.len() as f64),
                     seconds: rows.iter().map(|m| m.seconds).sum(),
@@ -144,6 +161,11 @@ impl Evaluation {
             combination,
         }
     }
+}
+
+/// `regret ± se` in nats, or "–".
+fn nats(l: Option<(f64, f64)>) -> String {
+    l.map_or("–".into(), |(r, se)| format!("{r:.3} ± {se:.3}"))
 }
 
 fn rho(a: &Option<RankAgreement>) -> String {
@@ -162,14 +184,17 @@ impl fmt::Display for Evaluation {
             f,
             "Regret: the best panel cell's mean accuracy minus the pick's (pp), averaged over the \
              sets, ± √(Σ SE²)/n from each set's seed bootstrap. Spearman: the method's scores of \
-             the panel cells against their measured means, averaged over the sets. Rows marked \
+             the panel cells against their measured means, averaged over the sets. Regret by test \
+             loss: the same picks judged by mean test cross-entropy (the pick's minus the best \
+             panel cell's, nats), the more reliable ground truth on the v2 database. Rows marked \
              *oracle* choose by measured test accuracy and are not methods a user can run.\n"
         )?;
         writeln!(
             f,
-            "| method · pool | sets | regret (pp) ± SE | mean Spearman | seconds (all sets) |"
+            "| method · pool | sets | regret (pp) ± SE | regret by test loss (nats) ± SE | mean \
+             Spearman | seconds (all sets) |"
         )?;
-        writeln!(f, "|---|---|---|---|---|")?;
+        writeln!(f, "|---|---|---|---|---|---|")?;
         let mut rows: Vec<&MethodSummary> = self.summary.iter().collect();
         rows.sort_by(|a, b| {
             a.oracle
@@ -179,12 +204,13 @@ impl fmt::Display for Evaluation {
         for m in rows {
             writeln!(
                 f,
-                "| {}{} | {} | {:.2} ± {:.2} | {} | {:.1} |",
+                "| {}{} | {} | {:.2} ± {:.2} | {} | {} | {:.1} |",
                 m.label,
                 if m.oracle { " *(oracle)*" } else { "" },
                 m.sets,
                 m.regret_pp,
                 m.se_pp,
+                nats(m.loss_regret_nats),
                 m.spearman.map_or("–".into(), |r| format!("{r:+.2}")),
                 m.seconds
             )?;
@@ -220,16 +246,23 @@ impl fmt::Display for Evaluation {
                 s.best_arch,
                 s.panel_mean_pct
             )?;
+            if let Some((arch, loss)) = &s.best_loss {
+                writeln!(
+                    f,
+                    "Best panel cell by test loss: {loss:.4} nats (`{arch}`).\n"
+                )?;
+            }
             writeln!(
                 f,
-                "| method | pool | pick | runs | accuracy % | regret (pp) ± SE | Spearman [95%] | seconds |"
+                "| method | pool | pick | runs | accuracy % | regret (pp) ± SE | test loss | loss \
+                 regret (nats) ± SE | Spearman [95%] | seconds |"
             )?;
-            writeln!(f, "|---|---|---|---|---|---|---|---|")?;
+            writeln!(f, "|---|---|---|---|---|---|---|---|---|---|")?;
             for m in &s.methods {
                 let r = &m.regret;
                 writeln!(
                     f,
-                    "| {}{} | {} | {} | {}{} | {:.2} | {:.2} ± {:.2} | {} | {:.2} |",
+                    "| {}{} | {} | {} | {}{} | {:.2} | {:.2} ± {:.2} | {} | {} | {} | {:.2} |",
                     m.method,
                     if m.oracle { " *(oracle)*" } else { "" },
                     m.pool,
@@ -243,6 +276,10 @@ impl fmt::Display for Evaluation {
                     r.accuracy_pct,
                     r.regret_pp,
                     r.se_pp,
+                    m.loss
+                        .as_ref()
+                        .map_or("–".into(), |l| format!("{:.4}", l.loss)),
+                    nats(m.loss.as_ref().map(|l| (l.regret_nats, l.se_nats))),
                     rho(&m.agreement),
                     m.seconds
                 )?;

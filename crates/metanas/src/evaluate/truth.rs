@@ -15,17 +15,54 @@ use serde::Serialize;
 
 use super::error::EvaluateError;
 
+/// What a set's ground truth measures of each run: higher is better in both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum TruthMetric {
+    /// Test accuracy (%); regrets in percentage points.
+    #[default]
+    Accuracy,
+    /// Minus the test cross-entropy (nats); regrets in nats. On the v2 database it is the more
+    /// reliable ground truth: every meta-test set meets both split-half targets by test loss,
+    /// not all by accuracy (`metanas-db analyze`, docs/database.md).
+    TestLoss,
+}
+
+impl TruthMetric {
+    /// A run's value for the ground truth: `None` unless the run is `ok` and has the measure.
+    pub fn value(self, record: &RunRecord) -> Option<f64> {
+        let result = &record.result;
+        if !result.is_ok() {
+            return None;
+        }
+        match self {
+            Self::Accuracy => result.test_accuracy.map(|a| 100.0 * a),
+            Self::TestLoss => result.test_loss.filter(|l| l.is_finite()).map(|l| -l),
+        }
+    }
+
+    /// A trained pick's value: a run that diverged or failed counts as chance (a uniform
+    /// guess: 100/way %, or −ln way nats), which is what the pick would have given.
+    pub fn pick_value(self, record: &RunRecord) -> f64 {
+        let way = record.task.classes.len().max(1) as f64;
+        self.value(record).unwrap_or(match self {
+            Self::Accuracy => 100.0 / way,
+            Self::TestLoss => -way.ln(),
+        })
+    }
+}
+
 /// One panel cell's runs on a set.
 #[derive(Clone, Debug)]
 pub struct TruthCell {
     /// The representative of the cell's isomorphism class ([`Nb201Arch::canonical`]).
     pub arch: Nb201Arch,
-    /// Test accuracy (%) of each `ok` run, in seed order.
+    /// Each `ok` run's value in the set's [`TruthMetric`] (test accuracy %, or −test loss), in
+    /// seed order.
     pub runs: Vec<f64>,
 }
 
 impl TruthCell {
-    /// Mean accuracy (%) over the runs.
+    /// Mean value over the runs.
     pub fn mean(&self) -> f64 {
         mean(&self.runs)
     }
@@ -39,26 +76,38 @@ impl TruthCell {
 pub struct SetTruth {
     /// The plan group of the set, e.g. `test/photos`.
     pub group: String,
+    /// What the runs' values measure.
+    pub metric: TruthMetric,
     /// The task every run trained on.
     pub task: TaskSpec,
     /// The protocol every run trained with.
     pub protocol: Protocol,
     /// Panel cells with at least one `ok` run, in panel order.
     pub cells: Vec<TruthCell>,
-    /// Pooled within-cell seed standard deviation (pp), from cells with ≥ 2 runs (0 if none):
+    /// Pooled within-cell seed standard deviation (in the metric's unit), from cells with ≥ 2
+    /// runs (0 if none):
     /// a cell with one run is resampled around its value with it.
     pub seed_sd: f64,
     index: HashMap<usize, usize>,
 }
 
 impl SetTruth {
-    /// The ground truth of every meta-test set in `records`, over the cells of `panel` (runs of
-    /// other cells are ignored). Sets come in the order their group first appears. A set's runs
-    /// must share one task and one protocol; one with fewer than two measured panel cells is an
-    /// error, as is a store with no meta-test run.
+    /// The ground truth by test accuracy of every meta-test set in `records`, over the cells of
+    /// `panel` (runs of other cells are ignored). Sets come in the order their group first
+    /// appears. A set's runs must share one task and one protocol; one with fewer than two
+    /// measured panel cells is an error, as is a store with no meta-test run.
     pub fn from_records(
         records: &[RunRecord],
         panel: &[Nb201Arch],
+    ) -> Result<Vec<SetTruth>, EvaluateError> {
+        Self::from_records_by(records, panel, TruthMetric::Accuracy)
+    }
+
+    /// [`SetTruth::from_records`] with the runs valued by `metric`.
+    pub fn from_records_by(
+        records: &[RunRecord],
+        panel: &[Nb201Arch],
+        metric: TruthMetric,
     ) -> Result<Vec<SetTruth>, EvaluateError> {
         let panel_ids: HashMap<usize, usize> = panel
             .iter()
@@ -96,21 +145,16 @@ impl SetTruth {
                         what: "protocols".into(),
                     });
                 }
-                // (panel position) → (seed → accuracy); isomorphic runs with one seed count
-                // once (the first).
+                // (panel position) → (seed → value); isomorphic runs with one seed count once
+                // (the first).
                 let mut cells: BTreeMap<usize, BTreeMap<u64, f64>> = BTreeMap::new();
                 for r in runs {
-                    let (Some(&pos), Some(acc)) = (
-                        panel_ids.get(&r.arch.canonical_id()),
-                        r.result.test_accuracy.filter(|_| r.result.is_ok()),
-                    ) else {
+                    let (Some(&pos), Some(value)) =
+                        (panel_ids.get(&r.arch.canonical_id()), metric.value(r))
+                    else {
                         continue;
                     };
-                    cells
-                        .entry(pos)
-                        .or_default()
-                        .entry(r.seed)
-                        .or_insert(100.0 * acc);
+                    cells.entry(pos).or_default().entry(r.seed).or_insert(value);
                 }
                 let cells: Vec<TruthCell> = cells
                     .into_iter()
@@ -125,17 +169,20 @@ impl SetTruth {
                         cells: cells.len(),
                     });
                 }
-                Ok(SetTruth::new(
-                    group.to_string(),
-                    first.task.clone(),
-                    first.protocol.clone(),
-                    cells,
-                ))
+                Ok(SetTruth {
+                    metric,
+                    ..SetTruth::new(
+                        group.to_string(),
+                        first.task.clone(),
+                        first.protocol.clone(),
+                        cells,
+                    )
+                })
             })
             .collect()
     }
 
-    /// A set from its cells (their `arch` need not be canonical).
+    /// A set from its cells valued by test accuracy (their `arch` need not be canonical).
     pub fn new(group: String, task: TaskSpec, protocol: Protocol, cells: Vec<TruthCell>) -> Self {
         let cells: Vec<TruthCell> = cells
             .into_iter()
@@ -153,6 +200,7 @@ impl SetTruth {
             pooled_variance(cells.iter().map(|c| c.runs.as_slice())).map_or(0.0, |(v, _)| v.sqrt());
         Self {
             group,
+            metric: TruthMetric::Accuracy,
             task,
             protocol,
             cells,
@@ -166,7 +214,7 @@ impl SetTruth {
         self.index.get(&arch.canonical_id()).copied()
     }
 
-    /// Each cell's mean accuracy (%).
+    /// Each cell's mean value.
     pub fn means(&self) -> Vec<f64> {
         self.cells.iter().map(TruthCell::mean).collect()
     }
@@ -183,8 +231,8 @@ impl SetTruth {
         (n.clone().min().unwrap_or(0), n.max().unwrap_or(0))
     }
 
-    /// The regret (pp) of `pick` against the best panel cell, with its seed-bootstrap standard
-    /// error over `bootstrap` resamples.
+    /// The regret of `pick` against the best panel cell (pp of accuracy, or nats of test loss),
+    /// with its seed-bootstrap standard error over `bootstrap` resamples.
     ///
     /// Every replicate resamples each panel cell's runs (a cell with one run is drawn around it
     /// with [`SetTruth::seed_sd`]) and each candidate's runs, recomputes the best panel mean and
@@ -341,7 +389,7 @@ pub struct MeasuredCell {
     pub arch: Nb201Arch,
     /// Its position in the set's panel cells, if it is one of them (then `runs` are its runs).
     pub panel: Option<usize>,
-    /// Its test accuracies (%) on the set.
+    /// Its values on the set in the set's [`TruthMetric`] (test accuracy %, or −test loss).
     pub runs: Vec<f64>,
 }
 
@@ -354,7 +402,9 @@ pub struct Measured {
     pub rule: PickRule,
 }
 
-/// A pick's regret against the best panel cell.
+/// A pick's regret against the best panel cell. The field names read in accuracy; from a
+/// [`TruthMetric::TestLoss`] truth the values are −test loss and nats
+/// ([`LossRegret::from_estimate`] names them so).
 #[derive(Clone, Debug, Serialize)]
 pub struct RegretEstimate {
     /// The cell picked (`None` for the random pick).
@@ -369,6 +419,28 @@ pub struct RegretEstimate {
     pub regret_pp: f64,
     /// Seed-bootstrap standard error of the regret (pp).
     pub se_pp: f64,
+}
+
+/// A pick's regret judged by test loss.
+#[derive(Clone, Debug, Serialize)]
+pub struct LossRegret {
+    /// The pick's mean test loss (nats; the panel mean for the random pick).
+    pub loss: f64,
+    /// The pick's loss − the best panel cell's mean loss (nats).
+    pub regret_nats: f64,
+    /// Seed-bootstrap standard error of the regret (nats).
+    pub se_nats: f64,
+}
+
+impl LossRegret {
+    /// Names the values of an estimate from a [`TruthMetric::TestLoss`] truth.
+    pub fn from_estimate(e: &RegretEstimate) -> Self {
+        Self {
+            loss: -e.accuracy_pct,
+            regret_nats: e.regret_pp,
+            se_nats: e.se_pp,
+        }
+    }
 }
 
 /// Rank agreement of a method's scores with the measured panel.
@@ -578,5 +650,60 @@ mod tests {
         assert_eq!(t.find(&a), Some(1));
         assert_eq!(t.find(&panel_arch(0)), Some(0));
         assert_eq!(t.find(&panel_arch(7)), None);
+    }
+
+    /// A meta-test record of `arch` with `seed`, its accuracy and loss; `ok` or diverged.
+    fn record(arch: Nb201Arch, seed: u64, accuracy: f64, loss: f64, ok: bool) -> RunRecord {
+        let task = TaskSpec::new(SourceSpec::MnistSample, (0..10).collect(), 10, 10, 16, 0);
+        let mut result = model_zoo::RunResult::failed(arch, seed);
+        if ok {
+            result.test_accuracy = Some(accuracy);
+            result.test_loss = Some(loss);
+            result.status = model_zoo::RunStatus::Ok;
+        }
+        RunRecord {
+            group: "test/x".into(),
+            role: Role::MetaTest,
+            task,
+            arch,
+            seed,
+            protocol: Protocol::mini(),
+            result,
+            weights: None,
+            error: None,
+            cpu_simd: None,
+        }
+    }
+
+    #[test]
+    fn test_loss_truth_ranks_cells_by_lower_loss_and_values_failures_at_chance() {
+        // Cell 0 is the more accurate, cell 1 the better calibrated: the two truths disagree.
+        let (a, b) = (panel_arch(0), panel_arch(1));
+        let records = vec![
+            record(a, 0, 0.90, 0.50, true),
+            record(a, 1, 0.92, 0.40, true),
+            record(b, 0, 0.88, 0.30, true),
+            record(b, 1, 0.0, 0.0, false),
+        ];
+        let panel = [a, b];
+        let acc = SetTruth::from_records(&records, &panel).unwrap();
+        let loss = SetTruth::from_records_by(&records, &panel, TruthMetric::TestLoss).unwrap();
+        assert_eq!(
+            (acc[0].metric, loss[0].metric),
+            (TruthMetric::Accuracy, TruthMetric::TestLoss)
+        );
+        assert_eq!(acc[0].cells[0].runs, vec![90.0, 92.0]);
+        assert_eq!(loss[0].cells[0].runs, vec![-0.5, -0.4]);
+        assert_eq!(
+            loss[0].cells[1].runs,
+            vec![-0.3],
+            "the diverged run is no ground truth"
+        );
+        assert_eq!((acc[0].best(), loss[0].best()), (0, 1));
+        let r = LossRegret::from_estimate(&loss[0].regret(&first(&loss[0], 0), 100, 0));
+        assert!((r.loss - 0.45).abs() < 1e-12 && (r.regret_nats - 0.15).abs() < 1e-12);
+        // A failed pick is worth a uniform guess over the task's 10 classes.
+        assert!((TruthMetric::TestLoss.pick_value(&records[3]) + 10f64.ln()).abs() < 1e-12);
+        assert!((TruthMetric::Accuracy.pick_value(&records[3]) - 10.0).abs() < 1e-12);
     }
 }
