@@ -134,8 +134,8 @@ impl SetTruth {
                     return Err(EvaluateError::MixedSet {
                         group: group.to_string(),
                         what: format!(
-                            "tasks (seeds {} and {} of the task spec)",
-                            first.task.seed, other.task.seed
+                            "tasks (their specs differ in {})",
+                            spec_difference(&first.task, &other.task)
                         ),
                     });
                 }
@@ -348,6 +348,36 @@ impl SetTruth {
             interval: (lo, hi),
             cells: pairs.len(),
         })
+    }
+}
+
+/// The fields in which two task specs differ, each with both values (shortened), e.g.
+/// `train_per_class (20 and 100)`.
+fn spec_difference(a: &TaskSpec, b: &TaskSpec) -> String {
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+        (serde_json::to_value(a), serde_json::to_value(b))
+    else {
+        return "fields that do not serialise".into();
+    };
+    let short = |v: Option<&serde_json::Value>| {
+        let text = v.map_or("absent".to_string(), |v| v.to_string());
+        match text.char_indices().nth(40) {
+            Some((i, _)) => format!("{}…", &text[..i]),
+            None => text,
+        }
+    };
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let fields: Vec<String> = keys
+        .into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| format!("{k} ({} and {})", short(a.get(k)), short(b.get(k))))
+        .collect();
+    if fields.is_empty() {
+        "nothing serialised".into()
+    } else {
+        fields.join(", ")
     }
 }
 
@@ -673,6 +703,18 @@ mod tests {
             error: None,
             cpu_simd: None,
         }
+    }
+
+    #[test]
+    fn a_set_mixing_two_tasks_names_the_fields_that_differ() {
+        let a = panel_arch(0);
+        let mut other = record(a, 1, 0.9, 0.4, true);
+        other.task.train_per_class = 100;
+        let records = vec![record(a, 0, 0.9, 0.5, true), other];
+        let e = SetTruth::from_records(&records, &[a])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("train_per_class (10 and 100)"), "{e}");
     }
 
     #[test]
