@@ -187,7 +187,8 @@ impl fmt::Display for Evaluation {
              the panel cells against their measured means, averaged over the sets. Regret by test \
              loss: the same picks judged by mean test cross-entropy (the pick's minus the best \
              panel cell's, nats), the more reliable ground truth on the v2 database. Rows marked \
-             *oracle* choose by measured test accuracy and are not methods a user can run.\n"
+             *oracle* choose by measured test accuracy (by test loss in the loss column) and are \
+             not methods a user can run.\n"
         )?;
         writeln!(
             f,
