@@ -226,8 +226,8 @@ pub fn evaluate<B: AutodiffBackend, M: Backend>(
         None => None,
     };
     let truths = SetTruth::from_records(inputs.records, inputs.panel)?;
-    // The same sets judged by test loss; a set whose runs lack it (older stores) has no loss
-    // regret, shown as "–".
+    // The same sets judged by test loss. A store where some set cannot be judged so (too few
+    // panel cells with a test loss: older stores) gets no loss regret at all, shown as "–".
     let loss_truths: HashMap<String, SetTruth> =
         SetTruth::from_records_by(inputs.records, inputs.panel, TruthMetric::TestLoss)
             .map(|t| t.into_iter().map(|t| (t.group.clone(), t)).collect())

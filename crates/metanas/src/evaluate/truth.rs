@@ -85,8 +85,7 @@ pub struct SetTruth {
     /// Panel cells with at least one `ok` run, in panel order.
     pub cells: Vec<TruthCell>,
     /// Pooled within-cell seed standard deviation (in the metric's unit), from cells with ≥ 2
-    /// runs (0 if none):
-    /// a cell with one run is resampled around its value with it.
+    /// runs (0 if none): a cell with one run is resampled around its value with it.
     pub seed_sd: f64,
     index: HashMap<usize, usize>,
 }
