@@ -70,8 +70,11 @@ enum Case {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Kernel {
-    /// The project's kernels (im2col + GEMM convolution, fused scoring).
+    /// The project's kernels (direct and im2col + GEMM convolution, fused scoring).
     Gemm,
+    /// The project's kernels with im2col + GEMM for every convolution (the kernel before the
+    /// direct one; the same floats).
+    Im2col,
     /// Burn's own ops, the baseline they replaced.
     Burn,
 }
@@ -158,6 +161,7 @@ fn median_seconds<B: Backend>(device: &B::Device, reps: usize, mut f: impl FnMut
 fn cpu_conv(kernel: Kernel) -> CpuConv {
     match kernel {
         Kernel::Gemm => CpuConv::Gemm,
+        Kernel::Im2col => CpuConv::Im2col,
         Kernel::Burn => CpuConv::Burn,
     }
 }
@@ -290,7 +294,7 @@ fn score<I: Backend>(
     let cache = GraphLatentCache::from_latents(&model, graphs.clone())?;
     let head_part = model.head_graph_part(graphs);
     let seconds = match kernel {
-        Kernel::Gemm => median_seconds::<I>(device, reps, || {
+        Kernel::Gemm | Kernel::Im2col => median_seconds::<I>(device, reps, || {
             black_box(
                 cache
                     .score_dataset_latents(&model, datasets.clone())

@@ -47,7 +47,7 @@ pub fn conv2d<B: Backend>(
 ) -> Tensor<B, 4> {
     #[cfg(feature = "flex")]
     let (input, weight, bias) = match cpu_conv() {
-        CpuConv::Gemm => match flex::try_conv2d(input, weight, bias, &options) {
+        CpuConv::Gemm | CpuConv::Im2col => match flex::try_conv2d(input, weight, bias, &options) {
             Ok(output) => return output,
             Err(args) => args,
         },
@@ -59,10 +59,14 @@ pub fn conv2d<B: Backend>(
 /// Which kernel [`conv2d`] runs on the flex backend.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CpuConv {
-    /// This module's im2col + GEMM op with its own backward (the default; every database record
-    /// since the v2 rebuild was trained with it).
+    /// This module's op with its own backward (the default; every database record since the v2
+    /// rebuild was trained with it): direct kernels for the forward and the input gradient of
+    /// stride-1 "same" convolutions on CPUs with AVX2 + FMA, im2col + GEMM for the rest.
     #[default]
     Gemm,
+    /// The same op with im2col + GEMM for every convolution (the same floats as [`Self::Gemm`];
+    /// the kernel before the direct one, for side-by-side speed measurements).
+    Im2col,
     /// Burn's `conv2d` and its default backward, for side-by-side speed measurements.
     Burn,
 }
@@ -185,6 +189,9 @@ impl Geometry {
 }
 
 /// The kernels on contiguous `f32` NCHW buffers, independent of any backend.
+#[cfg(all(feature = "flex", target_arch = "x86_64"))]
+mod direct;
+
 #[cfg(feature = "flex")]
 pub(crate) mod kernels {
     use super::Geometry;
@@ -399,7 +406,24 @@ pub(crate) mod kernels {
     }
 
     /// Forward: `[batch, out, out_h, out_w]` from `x [batch, in, h, w]`, `w [out, in, kh, kw]`.
-    pub fn forward(g: &Geometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    ///
+    /// With `direct`, a convolution [`super::direct`] covers runs there when the CPU allows
+    /// (the same floats).
+    pub fn forward(
+        g: &Geometry,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        direct: bool,
+    ) -> Vec<f32> {
+        if let Some(mut y) = direct_forward(g, x, w, direct) {
+            if let Some(bias) = bias {
+                for (plane, &b) in y.chunks_exact_mut(g.pixels()).zip(bias.iter().cycle()) {
+                    plane.iter_mut().for_each(|v| *v += b);
+                }
+            }
+            return y;
+        }
         let (k, p, co) = (g.k(), g.pixels(), g.channels_out);
         let chunk = g.chunk();
         let mut y = vec![0.0f32; g.batch * co * p];
@@ -424,37 +448,81 @@ pub(crate) mod kernels {
     }
 
     /// Gradients with respect to the input (`[batch, in, h, w]`) and the weight
-    /// (`[out, in, kh, kw]`), each only if asked for.
+    /// (`[out, in, kh, kw]`), each only if asked for. With `direct`, the input gradient of a
+    /// convolution [`super::direct`] covers runs there when the CPU allows (the same floats).
     pub fn backward(
         g: &Geometry,
         x: &[f32],
         w: &[f32],
         dy: &[f32],
-        want_input: bool,
-        want_weight: bool,
+        [want_input, want_weight]: [bool; 2],
+        direct: bool,
     ) -> (Option<Vec<f32>>, Option<Vec<f32>>) {
         let (k, p, co) = (g.k(), g.pixels(), g.channels_out);
-        let chunk = g.chunk();
-        let mut dx = want_input.then(|| vec![0.0f32; g.batch * g.channels_in * g.height * g.width]);
-        let mut dw = want_weight.then(|| vec![0.0f32; co * k]);
-        let mut col = vec![0.0f32; k * chunk * p];
-        let mut dyc = vec![0.0f32; co * chunk * p];
-        for first in (0..g.batch).step_by(chunk) {
-            let count = chunk.min(g.batch - first);
-            let cols = count * p;
-            gather(g, dy, first, count, &mut dyc);
-            if let Some(dw) = dw.as_mut() {
-                im2col(g, x, first, count, &mut col);
-                // dW [out, K] += dY [out, cols] · colᵀ [cols, K]
-                gemm(co, k, cols, dw, first > 0, &dyc, [cols, 1], &col, [1, cols]);
-            }
-            if let Some(dx) = dx.as_mut() {
-                // dcol [K, cols] = Wᵀ [K, out] · dY [out, cols]
-                gemm(k, cols, co, &mut col, false, w, [1, k], &dyc, [cols, 1]);
-                col2im(g, &mut col, first, count, dx);
+        let direct_dx = direct_input_grad(g, dy, w, want_input && direct);
+        let fold = want_input && direct_dx.is_none();
+        let mut dx = fold.then(|| vec![0.0f32; g.batch * g.channels_in * g.height * g.width]);
+        let dw = want_weight.then(|| vec![0.0f32; co * k]);
+        let direct_dw = direct_weight_grad(g, x, dy, want_weight && direct);
+        let mut dw = dw.filter(|_| direct_dw.is_none());
+        if fold || dw.is_some() {
+            let chunk = g.chunk();
+            let mut col = vec![0.0f32; k * chunk * p];
+            let mut dyc = vec![0.0f32; co * chunk * p];
+            for first in (0..g.batch).step_by(chunk) {
+                let count = chunk.min(g.batch - first);
+                let cols = count * p;
+                gather(g, dy, first, count, &mut dyc);
+                if let Some(dw) = dw.as_mut() {
+                    im2col(g, x, first, count, &mut col);
+                    // dW [out, K] += dY [out, cols] · colᵀ [cols, K]
+                    gemm(co, k, cols, dw, first > 0, &dyc, [cols, 1], &col, [1, cols]);
+                }
+                if let Some(dx) = dx.as_mut() {
+                    // dcol [K, cols] = Wᵀ [K, out] · dY [out, cols]
+                    gemm(k, cols, co, &mut col, false, w, [1, k], &dyc, [cols, 1]);
+                    col2im(g, &mut col, first, count, dx);
+                }
             }
         }
-        (dx, dw)
+        (direct_dx.or(dx), direct_dw.or(dw))
+    }
+
+    /// [`super::direct::forward`], when `direct` is asked for, its kernels cover `g` and this
+    /// CPU has their level.
+    #[cfg(target_arch = "x86_64")]
+    fn direct_forward(g: &Geometry, x: &[f32], w: &[f32], direct: bool) -> Option<Vec<f32>> {
+        (direct && super::direct::applies(g)).then(|| super::direct::forward(g, x, w))?
+    }
+
+    /// [`super::direct::input_grad`], under the same conditions as [`direct_forward`].
+    #[cfg(target_arch = "x86_64")]
+    fn direct_input_grad(g: &Geometry, dy: &[f32], w: &[f32], direct: bool) -> Option<Vec<f32>> {
+        (direct && super::direct::applies(g)).then(|| super::direct::input_grad(g, dy, w))?
+    }
+
+    /// [`super::direct::weight_grad`], when `direct` is asked for, it covers `g` and this CPU
+    /// has its level.
+    #[cfg(target_arch = "x86_64")]
+    fn direct_weight_grad(g: &Geometry, x: &[f32], dy: &[f32], direct: bool) -> Option<Vec<f32>> {
+        (direct && super::direct::applies_weight_grad(g))
+            .then(|| super::direct::weight_grad(g, x, dy))?
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn direct_weight_grad(_: &Geometry, _: &[f32], _: &[f32], _: bool) -> Option<Vec<f32>> {
+        None
+    }
+
+    /// No direct kernels off x86-64: im2col + GEMM everywhere.
+    #[cfg(not(target_arch = "x86_64"))]
+    fn direct_forward(_: &Geometry, _: &[f32], _: &[f32], _: bool) -> Option<Vec<f32>> {
+        None
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn direct_input_grad(_: &Geometry, _: &[f32], _: &[f32], _: bool) -> Option<Vec<f32>> {
+        None
     }
 
     /// Bias gradient `[out]`: the output gradient summed over batch and pixels.
@@ -548,7 +616,8 @@ mod flex {
 
     fn forward(g: &Geometry, x: &FlexTensor, w: &FlexTensor, b: Option<&FlexTensor>) -> FlexTensor {
         let (x, w, b) = (contiguous(x), contiguous(w), b.map(contiguous));
-        let y = kernels::forward(g, slice(&x), slice(&w), b.as_ref().map(slice));
+        let direct = super::cpu_conv() == super::CpuConv::Gemm;
+        let y = kernels::forward(g, slice(&x), slice(&w), b.as_ref().map(slice), direct);
         flex_tensor(y, &output_shape(g))
     }
 
@@ -590,8 +659,8 @@ mod flex {
             slice(&x),
             slice(&w),
             slice(dy),
-            node_input.is_some(),
-            node_weight.is_some(),
+            [node_input.is_some(), node_weight.is_some()],
+            super::cpu_conv() == super::CpuConv::Gemm,
         );
         if let (Some(id), Some(dx)) = (node_input, dx) {
             grads.register::<Flex>(
@@ -940,6 +1009,83 @@ mod tests {
                 bias,
             };
             check_against_burn(&case, seed);
+        }
+
+        /// The direct kernels equal im2col + GEMM bit for bit on random "same" stride-1
+        /// convolutions they cover.
+        #[cfg(target_arch = "x86_64")]
+        #[test]
+        fn direct_kernels_match_im2col_bits(
+            (n, ci, co) in (1usize..=3, 1usize..=12, 3usize..=12),
+            (h, w) in (1usize..=11, 1usize..=11),
+            (kh, kw) in (prop_oneof![Just(1usize), Just(3), Just(5)],
+                         prop_oneof![Just(1usize), Just(3), Just(5)]),
+            seed in 0u64..1000,
+        ) {
+            prop_assume!(h * w >= 2 && ci * kh * kw >= 3);
+            check_direct_bits([n, ci, h, w], [co, ci, kh, kw], seed);
+        }
+    }
+
+    /// Values uniform in `[-1, 1)`, about a quarter of them `+0` or `−0` (as after a ReLU and
+    /// its gradient).
+    fn values(count: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+        (0..count)
+            .map(|_| match rng.random_range(0..8) {
+                0 => 0.0,
+                1 => -0.0,
+                _ => rng.random_range(-1.0..1.0),
+            })
+            .collect()
+    }
+
+    /// The direct kernels' forward, input and weight gradients are the floats of im2col +
+    /// GEMM, bit for bit.
+    #[cfg(target_arch = "x86_64")]
+    fn check_direct_bits(input: [usize; 4], weight: [usize; 4], seed: u64) {
+        let padding = [weight[2] / 2, weight[3] / 2];
+        let g = Geometry::new(input, weight, [1, 1], padding).expect("a valid geometry");
+        assert!(direct::applies(&g), "the direct kernels should cover {g:?}");
+        if !direct::available() {
+            eprintln!("this CPU lacks AVX2 + FMA: only im2col + GEMM runs, nothing to compare");
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let x = values(input.iter().product(), &mut rng);
+        let w = values(weight.iter().product(), &mut rng);
+        let b = values(weight[0], &mut rng);
+        let dy = values(g.batch * g.channels_out * g.pixels(), &mut rng);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let forward = |direct| bits(&kernels::forward(&g, &x, &w, Some(&b), direct));
+        assert_eq!(forward(true), forward(false), "forward of {g:?}");
+        let backward = |direct| {
+            let (dx, dw) = kernels::backward(&g, &x, &w, &dy, [true, true], direct);
+            (bits(&dx.expect("dx")), bits(&dw.expect("dw")))
+        };
+        assert_eq!(backward(true), backward(false), "gradients of {g:?}");
+    }
+
+    /// The network's stride-1 3×3 convolutions at the mini protocol's and NB201's sizes, the
+    /// widest input the direct kernels take (`K = 504`), and output channels that fill one
+    /// 16-wide vector and a half.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn direct_kernels_match_im2col_bits_on_network_shapes() {
+        for (input, out) in [
+            ([5, 8, 16, 16], 8),
+            ([3, 16, 8, 8], 16),
+            ([9, 32, 4, 4], 32),
+            ([2, 16, 32, 32], 16),
+            ([2, 48, 8, 8], 64),
+            ([2, 56, 5, 7], 9),
+            ([3, 3, 16, 16], 8),
+            ([3, 8, 8, 8], 24),
+        ] {
+            check_direct_bits(input, [out, input[1], 3, 3], 11);
+        }
+        // The weight gradient's direct kernel covers the mini protocol's cells.
+        for input in [[64, 8, 16, 16], [64, 16, 8, 8], [64, 32, 4, 4]] {
+            let g = Geometry::new(input, [input[1], input[1], 3, 3], [1, 1], [1, 1]);
+            assert!(direct::applies_weight_grad(&g.expect("a valid geometry")));
         }
     }
 
