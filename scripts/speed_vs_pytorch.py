@@ -7,7 +7,9 @@ usage:
     /tmp/torch-venv/bin/python scripts/speed_vs_pytorch.py [--threads 1] [--rounds 3] [--reps 15]
 
 Each round runs, for each case, our kernels (`speed --case C --kernel gemm --json`, a fresh
-process with RAYON_NUM_THREADS=threads), Burn's kernels (`--kernel burn`) and PyTorch
+process with RAYON_NUM_THREADS=threads), for the convolution cases our kernels with im2col +
+GEMM for every convolution (`--kernel im2col`, the kernel before the direct one: "before"),
+Burn's kernels (`--kernel burn`) and PyTorch
 (torch.set_num_threads(threads)), each timing the median of `reps` repetitions after two
 warm-ups. A side's figure is the fastest of its round medians (load only ever slows a run).
 Prints a markdown table; "ours / PyTorch" is a speed ratio (above 1: faster than PyTorch).
@@ -190,7 +192,8 @@ def main():
     cell = None
     for _ in range(args.rounds):
         for case in cases:
-            kernels = ["gemm"] if case == "matmul" else ["gemm", "burn"]
+            kernels = {"matmul": ["gemm"], "score": ["gemm", "burn"]}.get(
+                case, ["gemm", "im2col", "burn"])
             for kernel in kernels:
                 r = rust(case, kernel, args.threads, args.reps)
                 cell = r["cell"]
@@ -200,14 +203,17 @@ def main():
             best[(case, "torch")] = min(best.get((case, "torch"), (math.inf, 0)), (seconds, items))
     print(f"torch {torch.__version__}, {args.threads} thread(s), {args.rounds} rounds, "
           f"{args.reps} reps; cell {cell}\n")
-    print("| case | metanas | metanas with Burn's kernels | PyTorch | ours / PyTorch |")
-    print("|---|---|---|---|---|")
+    print("| case | metanas | metanas, im2col + GEMM only (before) | "
+          "metanas with Burn's kernels | PyTorch | ours / PyTorch | before / PyTorch |")
+    print("|---|---|---|---|---|---|---|")
     for case in cases:
         ours, torch_side = best[(case, "gemm")], best[(case, "torch")]
-        burn = best.get((case, "burn"))
+        before, burn = best.get((case, "im2col")), best.get((case, "burn"))
         print(f"| {case} | {rate(case, *ours)} | "
+              f"{rate(case, *before) if before else '—'} | "
               f"{rate(case, *burn) if burn else '—'} | {rate(case, *torch_side)} | "
-              f"{torch_side[0] / ours[0]:.2f}× |")
+              f"{torch_side[0] / ours[0]:.2f}× | "
+              f"{f'{torch_side[0] / before[0]:.2f}×' if before else '—'} |")
 
 
 if __name__ == "__main__":
