@@ -21,7 +21,12 @@
 //!   [64, 16, 32, 32], stride 1, pad 1, no bias) and `matmul_1024` (1024³, f32). Throughput is
 //!   set to the FLOPs of one iteration, so criterion's "elem/s" reads as **FLOP/s**
 //!   ("Gelem/s" = GFLOP/s). Conv forward = 2·N·Cout·H·W·Cin·9 FLOPs, forward + backward ≈ 3×
-//!   that (input and weight gradients); matmul = 2·n³.
+//!   that (input and weight gradients); matmul = 2·n³. These are the backend's own conv2d;
+//!   `metanas_conv3x3_mini_fwd_bwd` is the project's (`search_space::network::conv2d`, the
+//!   one the networks train with) at the mini protocol's first stage (input [64, 8, 16, 16],
+//!   8 → 8 channels), and `..._im2col` the same op with im2col + GEMM for every convolution
+//!   (the kernel before the direct one; on flex only). `scripts/speed_vs_pytorch.py` times the
+//!   same convolution in PyTorch.
 //!
 //! Each training case is done with two cells: the best NB201 CIFAR-10 cell (index 9930, five
 //! 3×3 convs) and a cheap cell (pooling, 1×1 convs, skips).
@@ -40,6 +45,7 @@ use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
 use metanas::device::{dispatch, DeviceSpec, WithBackend};
+use metanas::search_space::network::{self as net, with_cpu_conv, CpuConv};
 use metanas::search_space::{Nb201Arch, Nb201NetworkConfig};
 
 const BATCH: usize = 64;
@@ -233,6 +239,34 @@ fn kernels_on<B: AutodiffBackend>(c: &mut Criterion, spec: DeviceSpec, device: &
             grads
         })
     });
+
+    // The project's convolution at the mini protocol's first stage.
+    let [n, c, hw] = [64usize, 8, 16];
+    let mini_flops = (2 * n * c * hw * hw * c * 9) as u64;
+    let x = Tensor::<B, 4>::random([n, c, hw, hw], Distribution::Normal(0.0, 1.0), device);
+    let weight = Tensor::<B, 4>::random([c, c, 3, 3], Distribution::Normal(0.0, 0.1), device);
+    let r = Tensor::<B, 4>::random([n, c, hw, hw], Distribution::Normal(0.0, 1.0), device);
+    group.throughput(Throughput::Elements(3 * mini_flops));
+    for (name, kernel) in [
+        ("metanas_conv3x3_mini_fwd_bwd", CpuConv::Gemm),
+        ("metanas_conv3x3_mini_fwd_bwd_im2col", CpuConv::Im2col),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                with_cpu_conv(kernel, || {
+                    let y = net::conv2d(
+                        x.clone().require_grad(),
+                        weight.clone().require_grad(),
+                        None,
+                        options(),
+                    );
+                    let grads = black_box((y * r.clone()).sum().backward());
+                    sync::<B>(device);
+                    grads
+                })
+            })
+        });
+    }
 
     let size = 1024usize;
     let a =
