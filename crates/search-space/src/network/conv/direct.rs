@@ -1,5 +1,5 @@
-//! Direct ("implicit GEMM") kernels for stride-1 "same" convolutions: the forward and the input
-//! gradient without unfolding the input into a `[K, pixels]` matrix.
+//! Direct ("implicit GEMM") kernels for stride-1 "same" convolutions: the forward, the input
+//! gradient and the weight gradient without unfolding the input into a `[K, pixels]` matrix.
 //!
 //! Each image's planes are copied once into zero-bordered planes of width `w + 2·pad`, laid
 //! end to end. In that layout a kernel tap `(ky, kx)` is a constant offset, so every output
@@ -9,6 +9,7 @@
 //! ```text
 //! forward      y[o, f]  = Σ_{c, ky, kx} W[o, c, ky, kx] · xp[c, f + ky·wp + kx]
 //! input grad   dx[c, f] = Σ_{ky, kx} ( Σ_o W[o, c, ky, kx] · dyp[o, f + (2ph − ky)·wp + (2pw − kx)] )
+//! weight grad  dW[o, c, ky, kx] = Σ_{chunks} Σ_{images, f} dy[o, f] · xp[c, f + ky·wp + kx]
 //! ```
 //!
 //! **Same sums, same order, same bits.** The im2col + `gemm` path computes each forward output
@@ -17,13 +18,18 @@
 //! from zero. These kernels run exactly those chains (vector lanes are independent pixels), so
 //! they return the same floats, bit for bit: a window reaching outside the image reads the zero
 //! border, and `fma(w, 0, s) = s` for any `s` a chain from `+0` can hold (it is never `−0`).
+//! The weight gradient's chains run over the pixels of a chunk of images, added chunk by chunk.
 //! That holds while `gemm` keeps its sums in one block and on its microkernel path, which
-//! [`applies`] checks (`K ≤ 512`, at least 3 output channels, at least 2 pixels); the tests in
-//! the parent module compare both paths bit for bit.
+//! [`applies`] and [`applies_weight_grad`] check; the tests in the parent module compare both
+//! paths bit for bit.
 //!
-//! They run where the CPU has AVX2 and FMA (`pulp`'s x86-64-v3 level, detected at run time),
-//! the level `gemm` uses there; elsewhere the parent module keeps im2col + GEMM, whose results
-//! without FMA differ in rounding.
+//! (One exception: a non-finite weight. The input gradient's taps that fall outside the output
+//! multiply it by the zero border, NaN here where the fold skips them.)
+//!
+//! They run at AVX-512 where the CPU has it (16 lanes, 32 registers), else AVX2 + FMA (8 lanes;
+//! `pulp`'s run-time dispatch); the lane count changes nothing in the results, each lane being
+//! its own chain. Without FMA the parent module keeps im2col + GEMM, whose kernels then round
+//! each product.
 
 use pulp::x86::{V3, V4};
 use pulp::{Simd, WithSimd};

@@ -1,5 +1,5 @@
-//! A 2-D convolution whose forward and backward run as im2col + GEMM on contiguous buffers on
-//! the flex CPU backend, and as Burn's own kernels everywhere else.
+//! A 2-D convolution whose forward and backward run as this module's kernels on contiguous
+//! buffers on the flex CPU backend, and as Burn's own kernels everywhere else.
 //!
 //! Burn 0.21's flex backend convolves forward with im2col + GEMM, but its backward is Burn's
 //! backend-generic default: the weight gradient swaps the batch and channel axes of the input
@@ -16,7 +16,10 @@
 //!
 //! through the `gemm` crate (the matrix library flex itself uses), as a custom autodiff op
 //! (`burn::backend::autodiff::ops::Backward`) that saves only `x` and `W` and recomputes the
-//! unfolded input in the backward pass, like Burn's op.
+//! unfolded input in the backward pass, like Burn's op. Stride-1 "same" convolutions (the
+//! cells' 3×3 and the stem) skip the unfolding: the kernels of `conv/direct.rs` compute the
+//! forward and both gradients from zero-bordered planes, with AVX-512 or AVX2 + FMA, in the same
+//! order as the GEMMs, so with the same floats.
 //!
 //! Dispatch is at run time on the backend *type*: when `B` is `Autodiff<Flex>` or `Flex` (with
 //! the `flex` feature) and the convolution is dense (`groups = 1`, no dilation) in `f32`, the
@@ -37,8 +40,8 @@ use burn::tensor::{backend::Backend, Tensor};
 /// - output: `[batch, out, (height + 2·pad_h − kh) / stride_h + 1, (width + 2·pad_w − kw) /
 ///   stride_w + 1]`
 ///
-/// On `Autodiff<Flex>` and `Flex` in `f32` with unit dilation it runs the im2col + GEMM op of
-/// this module (forward and backward); otherwise Burn's `conv2d`.
+/// On `Autodiff<Flex>` and `Flex` in `f32` with unit dilation it runs this module's op (direct
+/// or im2col + GEMM kernels, forward and backward); otherwise Burn's `conv2d`.
 pub fn conv2d<B: Backend>(
     input: Tensor<B, 4>,
     weight: Tensor<B, 4>,
