@@ -36,18 +36,18 @@ use pulp::{Simd, WithSimd};
 
 use super::Geometry;
 
-/// Whether the direct kernels compute `g` with the same floats as im2col + GEMM: a stride-1
-/// convolution with an odd kernel and "same" padding, whose GEMMs stay on `gemm`'s blocked
-/// path in one block of depth (see the module docs).
+/// Whether [`forward`] computes `g` with the same floats as im2col + GEMM: a convolution
+/// whose GEMMs stay on `gemm`'s blocked path in one block of depth (see the module docs); any
+/// stride and padding.
 pub fn applies(g: &Geometry) -> bool {
+    (3..=512).contains(&g.channels_out) && (3..=512).contains(&g.k()) && g.pixels() >= 2
+}
+
+/// Whether [`input_grad`] covers `g`: besides [`applies`], a stride-1 convolution with an odd
+/// kernel and "same" padding.
+pub fn applies_input_grad(g: &Geometry) -> bool {
     let [kh, kw] = g.kernel;
-    g.stride == [1, 1]
-        && kh % 2 == 1
-        && kw % 2 == 1
-        && g.padding == [kh / 2, kw / 2]
-        && (3..=512).contains(&g.channels_out)
-        && (3..=512).contains(&g.k())
-        && g.pixels() >= 2
+    applies(g) && g.stride == [1, 1] && kh % 2 == 1 && kw % 2 == 1 && g.padding == [kh / 2, kw / 2]
 }
 
 /// Runs `op` at the widest level this CPU has: AVX-512 (`V4`), else AVX2 + FMA (`V3`); `None`
@@ -60,39 +60,50 @@ fn dispatch<Op: WithSimd>(op: Op) -> Option<Op::Output> {
     }
 }
 
-/// Zero-bordered planes of one image, end to end.
+/// Zero-bordered planes of one image, end to end. With a stride `s > 1` each plane is split
+/// into its `s_h · s_w` phases (rows `≡ a`, columns `≡ b` modulo the stride), so that a tap
+/// still reads a contiguous run: `xp[s·oy + ky][s·ox + kx]` is row `oy + ky / s`, column
+/// `ox + kx / s` of phase `(ky mod s, kx mod s)`.
 struct Layout {
-    /// Padded row width `w + 2·pw`.
+    /// Row width of a phase: the padded width `w + 2·pw` divided by the stride, rounded up.
     wp: usize,
-    /// Flat outputs computed per plane: `h·wp` rounded up to whole vectors.
+    /// Flat outputs computed per plane: `out_h · wp` rounded up to whole vectors.
     span: usize,
-    /// Floats per padded plane: the padded image plus the farthest read past `span`.
+    /// Floats per phase: the phase plus the farthest read past `span`.
+    phase: usize,
+    /// Floats per padded plane: `s_h · s_w` phases.
     plane: usize,
     /// Tap offsets, in the kernel's row-major tap order.
     offsets: Vec<usize>,
 }
 
 impl Layout {
+    /// The layout of the input planes (`input_grad`: of the output gradient's planes, for a
+    /// stride-1 "same" convolution).
     fn new(g: &Geometry, lanes: usize, input_grad: bool) -> Self {
         let [kh, kw] = g.kernel;
-        let wp = g.width + kw - 1;
-        let span = (g.height * wp).next_multiple_of(lanes);
-        let reach = (kh - 1) * wp + kw - 1;
-        let plane = (span + reach).max((g.height + kh - 1) * wp);
+        let [sh, sw] = g.stride;
+        let [ph, pw] = g.padding;
+        let hp = (g.height + 2 * ph).div_ceil(sh);
+        let wp = (g.width + 2 * pw).div_ceil(sw);
+        let span = (g.out_height * wp).next_multiple_of(lanes);
+        let reach = (kh - 1) / sh * wp + (kw - 1) / sw;
+        let phase = (span + reach).max(hp * wp);
         let offsets = (0..kh)
             .flat_map(|ky| (0..kw).map(move |kx| (ky, kx)))
             .map(|(ky, kx)| {
                 if input_grad {
                     (kh - 1 - ky) * wp + (kw - 1 - kx)
                 } else {
-                    ky * wp + kx
+                    ((ky % sh) * sw + kx % sw) * phase + ky / sh * wp + kx / sw
                 }
             })
             .collect();
         Self {
             wp,
             span,
-            plane,
+            phase,
+            plane: sh * sw * phase,
             offsets,
         }
     }
@@ -101,18 +112,29 @@ impl Layout {
     /// planes (borders and tails stay as they are: zero).
     fn pad(&self, g: &Geometry, src: &[f32], channels: usize, dst: &mut [f32]) {
         let (h, w) = (g.height, g.width);
-        let (ph, pw) = (g.kernel[0] / 2, g.kernel[1] / 2);
+        let [sh, sw] = g.stride;
+        let [ph, pw] = g.padding;
         for c in 0..channels {
             let plane = &mut dst[c * self.plane..][..self.plane];
             for (y, row) in src[c * h * w..][..h * w].chunks_exact(w).enumerate() {
-                plane[(y + ph) * self.wp + pw..][..w].copy_from_slice(row);
+                if sh == 1 && sw == 1 {
+                    plane[(y + ph) * self.wp + pw..][..w].copy_from_slice(row);
+                    continue;
+                }
+                let r = y + ph;
+                for (x, &v) in row.iter().enumerate() {
+                    let q = x + pw;
+                    let phase = (r % sh) * sw + q % sw;
+                    plane[phase * self.phase + r / sh * self.wp + q / sw] = v;
+                }
             }
         }
     }
 
-    /// Copies the valid columns of `channels` flat outputs `[span]` into planes `[h, w]`.
+    /// Copies the valid columns of `channels` flat outputs `[span]` into planes
+    /// `[out_h, out_w]`.
     fn crop(&self, g: &Geometry, src: &[f32], channels: usize, dst: &mut [f32]) {
-        let (h, w) = (g.height, g.width);
+        let (h, w) = (g.out_height, g.out_width);
         for c in 0..channels {
             let flat = &src[c * self.span..][..h * self.wp];
             let plane = &mut dst[c * h * w..][..h * w];
@@ -129,7 +151,7 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Option<Vec<f32>> {
     debug_assert!(applies(g));
     assert_eq!(
         x.len(),
-        g.batch * g.channels_in * g.pixels(),
+        g.batch * g.channels_in * g.height * g.width,
         "direct forward: input"
     );
     assert_eq!(w.len(), g.channels_out * g.k(), "direct forward: weight");
@@ -139,7 +161,7 @@ pub fn forward(g: &Geometry, x: &[f32], w: &[f32]) -> Option<Vec<f32>> {
 /// Input gradient `[batch, in, h, w]` from the output gradient `dy [batch, out, h, w]` and
 /// `w [out, in, kh, kw]`; `None` when the CPU lacks FMA. `g` must satisfy [`applies`].
 pub fn input_grad(g: &Geometry, dy: &[f32], w: &[f32]) -> Option<Vec<f32>> {
-    debug_assert!(applies(g));
+    debug_assert!(applies_input_grad(g));
     assert_eq!(
         dy.len(),
         g.batch * g.channels_out * g.pixels(),
@@ -214,7 +236,8 @@ impl Forward<'_> {
             inner: ci,
         };
         for i in 0..g.batch {
-            layout.pad(g, &x[i * ci * p..][..ci * p], ci, &mut xp);
+            let hw = g.height * g.width;
+            layout.pad(g, &x[i * ci * hw..][..ci * hw], ci, &mut xp);
             for o in (0..co_padded).step_by(CB) {
                 let mut start = 0;
                 while start + R * lanes <= layout.span {
@@ -415,10 +438,12 @@ impl Block<'_> {
 
 /// Whether [`weight_grad`] computes `g`'s weight gradient with the same floats as im2col +
 /// GEMM: besides [`applies`], every chunk of images is one block of `gemm`'s depth
-/// (`chunk · pixels ≤ 512`, so the pixels divide 512), the GEMM is not small enough for `gemm`'s
-/// dot-product kernels (`K · out > 256`), and the output channels fill 8-wide vectors.
+/// (`chunk · pixels ≤ 512`, so the pixels divide 512) of depth at least 3 (`gemm` sums depths 1
+/// and 2 on another path), the GEMM is not small enough for `gemm`'s dot-product kernels
+/// (`K · out > 256`), and the output channels fill 8-wide vectors.
 pub fn applies_weight_grad(g: &Geometry) -> bool {
     applies(g)
+        && g.pixels() >= 3
         && 512 % g.pixels() == 0
         && g.k() * g.channels_out > 256
         && g.channels_out.is_multiple_of(8)
@@ -435,7 +460,7 @@ pub fn weight_grad(g: &Geometry, x: &[f32], dy: &[f32]) -> Option<Vec<f32>> {
     debug_assert!(applies_weight_grad(g));
     assert_eq!(
         x.len(),
-        g.batch * g.channels_in * g.pixels(),
+        g.batch * g.channels_in * g.height * g.width,
         "direct weight gradient: x"
     );
     assert_eq!(
@@ -480,7 +505,6 @@ impl WeightGrad<'_> {
         let Self { g, x, dy } = self;
         let lanes = lanes::<S>();
         let (ci, co, p, k) = (g.channels_in, g.channels_out, g.pixels(), g.k());
-        let (h, w) = (g.height, g.width);
         let layout = Layout::new(g, lanes, false);
         let chunk = g.chunk();
         let mut xp = vec![0.0f32; chunk * ci * layout.plane];
@@ -491,16 +515,17 @@ impl WeightGrad<'_> {
         let rows: Vec<usize> = (0..k)
             .map(|r| (r / taps) * layout.plane + layout.offsets[r % taps])
             .collect();
-        let pixels: Vec<usize> = (0..h)
-            .flat_map(|y| (0..w).map(move |x| y * layout.wp + x))
+        let pixels: Vec<usize> = (0..g.out_height)
+            .flat_map(|y| (0..g.out_width).map(move |x| y * layout.wp + x))
             .collect();
         for first in (0..g.batch).step_by(chunk) {
             let count = chunk.min(g.batch - first);
             for i in 0..count {
-                let image = (first + i) * ci * p;
+                let hw = g.height * g.width;
+                let image = (first + i) * ci * hw;
                 layout.pad(
                     g,
-                    &x[image..][..ci * p],
+                    &x[image..][..ci * hw],
                     ci,
                     &mut xp[i * ci * layout.plane..],
                 );

@@ -501,7 +501,8 @@ pub(crate) mod kernels {
     /// [`super::direct::input_grad`], under the same conditions as [`direct_forward`].
     #[cfg(target_arch = "x86_64")]
     fn direct_input_grad(g: &Geometry, dy: &[f32], w: &[f32], direct: bool) -> Option<Vec<f32>> {
-        (direct && super::direct::applies(g)).then(|| super::direct::input_grad(g, dy, w))?
+        (direct && super::direct::applies_input_grad(g))
+            .then(|| super::direct::input_grad(g, dy, w))?
     }
 
     /// [`super::direct::weight_grad`], when `direct` is asked for, it covers `g` and this CPU
@@ -1028,6 +1029,21 @@ mod tests {
             prop_assume!(h * w >= 2 && ci * kh * kw >= 3);
             check_direct_bits([n, ci, h, w], [co, ci, kh, kw], seed);
         }
+
+        /// The same for the forward and the weight gradient of any stride and padding.
+        #[cfg(target_arch = "x86_64")]
+        #[test]
+        fn direct_kernels_match_im2col_bits_strided(
+            (n, ci, co) in (1usize..=3, 1usize..=12, 3usize..=16),
+            (h, w) in (1usize..=11, 1usize..=11),
+            (kh, kw) in (1usize..=4, 1usize..=4),
+            (sh, sw, ph, pw) in (1usize..=3, 1usize..=3, 0usize..=2, 0usize..=2),
+            seed in 0u64..1000,
+        ) {
+            let g = Geometry::new([n, ci, h, w], [co, ci, kh, kw], [sh, sw], [ph, pw]);
+            prop_assume!(g.is_some_and(|g| direct::applies(&g)));
+            check_direct_bits_strided([n, ci, h, w], [co, ci, kh, kw], [sh, sw], [ph, pw], seed);
+        }
     }
 
     /// Values uniform in `[-1, 1)`, about a quarter of them `+0` or `−0` (as after a ReLU and
@@ -1047,7 +1063,19 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     fn check_direct_bits(input: [usize; 4], weight: [usize; 4], seed: u64) {
         let padding = [weight[2] / 2, weight[3] / 2];
-        let g = Geometry::new(input, weight, [1, 1], padding).expect("a valid geometry");
+        check_direct_bits_strided(input, weight, [1, 1], padding, seed);
+    }
+
+    /// [`check_direct_bits`] with any stride and padding.
+    #[cfg(target_arch = "x86_64")]
+    fn check_direct_bits_strided(
+        input: [usize; 4],
+        weight: [usize; 4],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        seed: u64,
+    ) {
+        let g = Geometry::new(input, weight, stride, padding).expect("a valid geometry");
         assert!(direct::applies(&g), "the direct kernels should cover {g:?}");
         if !direct::available() {
             eprintln!("this CPU lacks AVX2 + FMA: only im2col + GEMM runs, nothing to compare");
@@ -1057,6 +1085,7 @@ mod tests {
         let w = values(weight.iter().product(), &mut rng);
         let b = values(weight[0], &mut rng);
         let dy = values(g.batch * g.channels_out * g.pixels(), &mut rng);
+        assert_eq!(x.len(), g.batch * g.channels_in * g.height * g.width);
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         let forward = |direct| bits(&kernels::forward(&g, &x, &w, Some(&b), direct));
         assert_eq!(forward(true), forward(false), "forward of {g:?}");
@@ -1085,9 +1114,23 @@ mod tests {
         ] {
             check_direct_bits(input, [out, input[1], 3, 3], 11);
         }
-        // The weight gradient's direct kernel covers the mini protocol's cells.
-        for input in [[64, 8, 16, 16], [64, 16, 8, 8], [64, 32, 4, 4]] {
-            let g = Geometry::new(input, [input[1], input[1], 3, 3], [1, 1], [1, 1]);
+        // The reduction blocks' stride-2 convolutions.
+        for (input, out) in [
+            ([64, 8, 16, 16], 16),
+            ([64, 16, 8, 8], 32),
+            ([3, 5, 7, 9], 8),
+        ] {
+            check_direct_bits_strided(input, [out, input[1], 3, 3], [2, 2], [1, 1], 13);
+        }
+        // The weight gradient's direct kernel covers the mini protocol's cells and reductions.
+        for (input, out, stride) in [
+            ([64, 8, 16, 16], 8, 1),
+            ([64, 16, 8, 8], 16, 1),
+            ([64, 32, 4, 4], 32, 1),
+            ([64, 8, 16, 16], 16, 2),
+            ([64, 16, 8, 8], 32, 2),
+        ] {
+            let g = Geometry::new(input, [out, input[1], 3, 3], [stride; 2], [1, 1]);
             assert!(direct::applies_weight_grad(&g.expect("a valid geometry")));
         }
     }
