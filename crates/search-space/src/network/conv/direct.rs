@@ -1,10 +1,13 @@
-//! Direct ("implicit GEMM") kernels for stride-1 "same" convolutions: the forward, the input
-//! gradient and the weight gradient without unfolding the input into a `[K, pixels]` matrix.
+//! Direct ("implicit GEMM") convolution kernels: the forward and the weight gradient of any
+//! stride and padding, and the input gradient of stride-1 "same" convolutions, without
+//! unfolding the input into a `[K, pixels]` matrix.
 //!
 //! Each image's planes are copied once into zero-bordered planes of width `w + 2·pad`, laid
 //! end to end. In that layout a kernel tap `(ky, kx)` is a constant offset, so every output
 //! pixel of a plane (read as one flat row, with `2·pad` junk columns per image row that are
-//! computed and dropped) is a sum of vectors loaded at fixed offsets:
+//! computed and dropped) is a sum of vectors loaded at fixed offsets. (With a stride `s`, the
+//! planes are split into their `s²` phases first; see [`Layout`]. The formulas below are the
+//! stride-1 case.)
 //!
 //! ```text
 //! forward      y[o, f]  = Σ_{c, ky, kx} W[o, c, ky, kx] · xp[c, f + ky·wp + kx]

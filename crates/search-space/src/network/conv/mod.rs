@@ -16,10 +16,11 @@
 //!
 //! through the `gemm` crate (the matrix library flex itself uses), as a custom autodiff op
 //! (`burn::backend::autodiff::ops::Backward`) that saves only `x` and `W` and recomputes the
-//! unfolded input in the backward pass, like Burn's op. Stride-1 "same" convolutions (the
-//! cells' 3×3 and the stem) skip the unfolding: the kernels of `conv/direct.rs` compute the
-//! forward and both gradients from zero-bordered planes, with AVX-512 or AVX2 + FMA, in the same
-//! order as the GEMMs, so with the same floats.
+//! unfolded input in the backward pass, like Burn's op. Where they give the same floats (the
+//! network's convolutions do), the kernels of `conv/direct.rs` skip the unfolding: the forward
+//! and the weight gradient of any stride, and the input gradient of stride-1 "same"
+//! convolutions, from zero-bordered planes, with AVX-512 or AVX2 + FMA, in the same order as the
+//! GEMMs.
 //!
 //! Dispatch is at run time on the backend *type*: when `B` is `Autodiff<Flex>` or `Flex` (with
 //! the `flex` feature) and the convolution is dense (`groups = 1`, no dilation) in `f32`, the
@@ -63,8 +64,8 @@ pub fn conv2d<B: Backend>(
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CpuConv {
     /// This module's op with its own backward (the default; every database record since the v2
-    /// rebuild was trained with it): direct kernels for the forward and the input gradient of
-    /// stride-1 "same" convolutions on CPUs with AVX2 + FMA, im2col + GEMM for the rest.
+    /// rebuild was trained with it): direct kernels (`conv/direct.rs`) on CPUs with AVX2 + FMA
+    /// where they give the same floats, im2col + GEMM for the rest.
     #[default]
     Gemm,
     /// The same op with im2col + GEMM for every convolution (the same floats as [`Self::Gemm`];
